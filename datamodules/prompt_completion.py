@@ -1,0 +1,192 @@
+"""The shared data module for prompt -> completion tasks: render, tokenize, mask, batch.
+
+A task subclass supplies its examples (`generate_examples`), its metric (`build_metric`) and its
+per-example score (`score`); everything about prompts, labels and padding lives here.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.utils.data import DataLoader
+
+from datamodules.records import DataError, read_examples
+from modules.tokenizer import load_tokenizer
+
+IGNORE_INDEX = -100  # label value that the loss skips
+
+
+class PromptCompletionDataModule(L.LightningDataModule):
+    """Prompt -> completion data with the loss on the completion only.
+
+    Args:
+        tokenizer: the model source whose tokenizer renders the data; linked from `model.model`.
+        train_file: training data (JSONL, local data file or `datasets` name); None generates it.
+        val_file: validation data; None generates it.
+        test_file: test data; None generates it.
+        predict_file: JSONL with `prompt` and optional `reference`, read by `predict`.
+        batch_size: training batch size.
+        eval_batch_size: batch size for validation/test/predict generation; None uses batch_size.
+        max_length: longest tokenized example; longer ones are cut from the end, with a warning.
+        chat_template: render prompts with the tokenizer's chat template; None uses it when present.
+        num_workers: DataLoader workers.
+    """
+
+    def __init__(
+        self,
+        tokenizer: str = "smollm2-135m-instruct",
+        train_file: Optional[str] = None,
+        val_file: Optional[str] = None,
+        test_file: Optional[str] = None,
+        predict_file: Optional[str] = None,
+        batch_size: int = 8,
+        eval_batch_size: Optional[int] = None,
+        max_length: int = 256,
+        chat_template: Optional[bool] = None,
+        num_workers: int = 0,
+    ):
+        super().__init__()
+        self.tokenizer_source = tokenizer
+        self.files = {"train": train_file, "val": val_file, "test": test_file, "predict": predict_file}
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.max_length = max_length
+        self.chat_template = chat_template
+        self.num_workers = num_workers
+        self.tokenizer = None
+        self.datasets: dict[str, list[dict]] = {}
+
+    # ---------------------------------------------------------------- task hooks
+    def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
+        """Examples for a split that has no file; tasks without a generator need files."""
+        raise DataError(f"{type(self).__name__} has no generator: set `{split}_file`")
+
+    def reference(self, example: dict) -> Optional[str]:
+        """What the metric compares a generation with; by default the completion."""
+        return example.get("reference") or example.get("completion") or None
+
+    def build_metric(self):
+        """The task's torchmetrics metric for generated text, or None."""
+        return None
+
+    def score(self, completion: str, reference: str) -> float:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- rendering
+    def setup(self, stage: str) -> None:
+        if self.tokenizer is None:
+            self.tokenizer = load_tokenizer(self.tokenizer_source)
+        splits = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"], "predict": ["predict"]}[stage]
+        for split in splits:
+            if split not in self.datasets:
+                self.datasets[split] = self.tokenize_all(self.load_examples(split), split)
+
+    def load_examples(self, split: str, epoch: int = 0) -> list[dict]:
+        source = self.files[split]
+        if source is None:
+            if split == "predict":
+                raise DataError("predict needs `data.predict_file`: JSONL with `prompt` (and `reference`)")
+            examples = self.generate_examples(split, epoch)
+        else:
+            examples = read_examples(source, split="validation" if split == "val" else split)
+        if not examples:
+            raise DataError(f"The {split} set is empty")
+        return examples
+
+    @property
+    def uses_chat_template(self) -> bool:
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        if self.chat_template and not has_template:
+            raise ValueError(f"chat_template is on but tokenizer {self.tokenizer_source!r} has none")
+        return has_template if self.chat_template is None else self.chat_template
+
+    def render_prompt(self, prompt: str) -> str:
+        """The text the model sees before its answer, special tokens included."""
+        if self.uses_chat_template:
+            messages = [{"role": "user", "content": prompt}]
+            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        # The seed's raw format; a BOS only where the tokenizer has one distinct from EOS (not GPT-2).
+        tok = self.tokenizer
+        bos = tok.bos_token if tok.bos_token and tok.bos_token != tok.eos_token else ""
+        return f"{bos}[INST] {prompt} [/INST]"
+
+    def _encode(self, text: str) -> list[int]:
+        # Special tokens are already in the rendered text; adding them again would double the BOS.
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def tokenize(self, example: dict) -> dict:
+        """Token ids with labels masked on the prompt and a trained EOS ending the completion."""
+        prompt_text = self.render_prompt(example["prompt"])
+        prompt_ids = self._encode(prompt_text)
+        completion = example["completion"]
+        # The seed's "[/INST] cinco": one space after the prompt unless the template ends in whitespace.
+        separator = "" if prompt_text[-1:].isspace() else " "
+        full_ids = self._encode(prompt_text + separator + completion) if completion else prompt_ids
+        if full_ids[: len(prompt_ids)] == prompt_ids:
+            completion_ids = full_ids[len(prompt_ids) :]
+        else:  # a merge across the boundary: keep the prompt as generation will see it
+            completion_ids = self._encode(separator + completion)
+        eos = self.tokenizer.eos_token_id
+        completion_ids = completion_ids + [eos]
+        input_ids = prompt_ids + completion_ids
+        labels = [IGNORE_INDEX] * len(prompt_ids) + completion_ids
+        return {
+            "input_ids": input_ids[: self.max_length],
+            "labels": labels[: self.max_length],
+            "prompt_ids": prompt_ids,
+            "prompt": example["prompt"],
+            "reference": self.reference(example),
+            "truncated": len(input_ids) > self.max_length,
+        }
+
+    def tokenize_all(self, examples: list[dict], split: str) -> list[dict]:
+        items = [self.tokenize(e) for e in examples]
+        cut = sum(item["truncated"] for item in items)
+        if cut:
+            rank_zero_warn(f"{cut} of {len(items)} {split} examples are longer than max_length={self.max_length}")
+        return items
+
+    # ---------------------------------------------------------------- batching
+    def collate(self, items: list[dict]) -> dict:
+        pad = self.tokenizer.pad_token_id
+        longest = max(len(i["input_ids"]) for i in items)
+        longest_prompt = max(len(i["prompt_ids"]) for i in items)
+        batch = {
+            # Training sequences pad on the right; generation prompts on the left.
+            "input_ids": torch.tensor([i["input_ids"] + [pad] * (longest - len(i["input_ids"])) for i in items]),
+            "labels": torch.tensor([i["labels"] + [IGNORE_INDEX] * (longest - len(i["labels"])) for i in items]),
+            "attention_mask": torch.tensor(
+                [[1] * len(i["input_ids"]) + [0] * (longest - len(i["input_ids"])) for i in items]
+            ),
+            "prompt_ids": torch.tensor([[pad] * (longest_prompt - len(i["prompt_ids"])) + i["prompt_ids"] for i in items]),
+            "prompt_mask": torch.tensor(
+                [[0] * (longest_prompt - len(i["prompt_ids"])) + [1] * len(i["prompt_ids"]) for i in items]
+            ),
+            "prompts": [i["prompt"] for i in items],
+            "references": [i["reference"] for i in items],
+        }
+        return batch
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size if split == "train" else self.eval_batch_size,
+            shuffle=shuffle,
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict", shuffle=False)

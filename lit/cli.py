@@ -1,0 +1,51 @@
+"""The command line: LightningCLI for fit/validate/test/predict, plus lit's own commands."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from lightning.pytorch.cli import LightningCLI
+
+from lit.trainer import Trainer
+
+OWN_COMMANDS = ("data",)
+
+
+class LitCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser) -> None:
+        # The model names its source once; the data module renders with that model's tokenizer.
+        parser.link_arguments("model.init_args.model", "data.init_args.tokenizer")
+
+
+def cli_main(args: Optional[list[str]] = None) -> Optional[LitCLI]:
+    """Entry point of `python -m lit`; tests call it with an argument list."""
+    argv = sys.argv[1:] if args is None else list(args)
+    if argv and argv[0] == "data":
+        from lit.data_command import data_main
+
+        data_main(argv[1:])
+        return None
+    import lightning as L
+
+    from modules.causal_lm import CausalLM
+
+    return LitCLI(
+        CausalLM,
+        L.LightningDataModule,
+        trainer_class=Trainer,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        args=args,  # None: LightningCLI reads sys.argv itself
+        save_config_kwargs={"overwrite": True},
+    )
+
+
+def main() -> None:
+    """`python -m lit` and the `lit` script: errors the user can fix print as one message."""
+    from modules.errors import UserInputError
+
+    try:
+        cli_main()
+    except UserInputError as error:
+        sys.exit(f"lit: error: {error}")

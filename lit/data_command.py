@@ -1,0 +1,32 @@
+"""`python -m lit data TASK ...`: write a task's generated dataset to JSONL."""
+
+from __future__ import annotations
+
+import argparse
+
+from datamodules.records import write_jsonl
+from datamodules.sums import generate_sums, to_seed_text
+
+
+def data_main(args: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m lit data", description=__doc__)
+    tasks = parser.add_subparsers(dest="task", required=True)
+    sums = tasks.add_parser("sums", help="the Spanish sums task")
+    sums.add_argument("--num-examples", type=int, default=600)
+    sums.add_argument("--seed", type=int, default=0)
+    sums.add_argument("--min-target", type=int, default=10)
+    sums.add_argument("--max-target", type=int, default=50)
+    sums.add_argument("--addends", choices=["random", "descending", "greedy"], default="random")
+    sums.add_argument(
+        "--format", choices=["seed", "prompt-completion"], default="seed",
+        help='"seed": {"text": "<s>[INST] ... [/INST] ... </s>"}; "prompt-completion": {"prompt", "completion"}',
+    )  # fmt: skip
+    sums.add_argument("--out", required=True, help="output JSONL path")
+    options = parser.parse_args(args)
+
+    examples = generate_sums(
+        options.num_examples, options.seed, options.min_target, options.max_target, options.addends
+    )
+    records = [to_seed_text(e) for e in examples] if options.format == "seed" else examples
+    write_jsonl(options.out, records)
+    print(f"lit: wrote {len(records)} {options.task} examples to {options.out}")

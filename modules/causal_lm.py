@@ -1,0 +1,222 @@
+"""One LightningModule for every causal LM: load, quantize, adapt with LoRA, train, generate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Optional, Union
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch.nn.modules.module import _IncompatibleKeys
+
+from modules.hardware import resolve_dtype
+from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
+from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config, count_trainable
+from modules.tokenizer import load_tokenizer
+
+
+class CausalLM(L.LightningModule):
+    """Fine-tunes any `AutoModelForCausalLM` (Mistral, GPT-2, Llama-family), optionally 4-bit + LoRA.
+
+    Args:
+        model: an embedded short name (e.g. "smollm2-135m-instruct"), a local directory, or a hub id.
+        quantization: load the base weights in 4-bit with bitsandbytes (QLoRA); None keeps them dense.
+        lora: train a LoRA adapter instead of all weights; None is full fine-tuning.
+        optimizer: the optimizer, built on the trainable parameters only.
+        lr_scheduler: optional scheduler, stepped every optimizer step.
+        gradient_checkpointing: recompute activations in backward to save memory.
+        dtype: dtype of the dense weights; "auto" is bf16 where the device has native bf16, else fp32.
+        max_new_tokens: generation length limit for validation, test and predict.
+        trust_remote_code: allow model code from the hub; off unless a config turns it on.
+    """
+
+    def __init__(
+        self,
+        model: str = "smollm2-135m-instruct",
+        quantization: Optional[QuantArgs] = None,
+        lora: Optional[LoraArgs] = None,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        lr_scheduler: Optional[LRSchedulerCallable] = None,
+        gradient_checkpointing: bool = False,
+        dtype: str = "auto",
+        max_new_tokens: int = 48,
+        trust_remote_code: bool = False,
+    ):
+        super().__init__()
+        if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
+            quantization = QuantArgs(**quantization)
+        if isinstance(lora, dict):
+            lora = LoraArgs(**lora)
+        self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
+        # Plain dicts, so a checkpoint's hyperparameters load with torch.load(weights_only=True).
+        self.hparams.update(quantization=quantization and asdict(quantization), lora=lora and asdict(lora))
+        self.source = model
+        self.quantization = quantization
+        self.lora = lora
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = lr_scheduler
+        self.gradient_checkpointing = gradient_checkpointing
+        self.dtype_name = dtype
+        self.max_new_tokens = max_new_tokens
+        self.trust_remote_code = trust_remote_code
+        self.model = None
+        self.tokenizer = None
+        self.metrics = torch.nn.ModuleDict()  # task metrics, one per stage, set in `setup`
+
+    # ---------------------------------------------------------------- loading
+    def _accelerator(self) -> Optional[str]:
+        if self._trainer is not None:
+            return "cuda" if self.trainer.strategy.root_device.type == "cuda" else "cpu"
+        return None
+
+    def configure_model(self) -> None:
+        if self.model is not None:  # called again by fit after validate, or on resume
+            return
+        from transformers import AutoModelForCausalLM
+
+        path = resolve_model_source(self.source)
+        accelerator = self._accelerator()
+        kwargs: dict[str, Any] = dict(
+            dtype=resolve_dtype(self.dtype_name, accelerator), trust_remote_code=self.trust_remote_code
+        )
+        if self.quantization is not None:
+            kwargs["quantization_config"] = bnb_config(self.quantization, accelerator)
+            # Each process loads the 4-bit base onto its own device, never "auto" across devices.
+            device = self.trainer.strategy.root_device if self._trainer is not None else torch.device("cpu")
+            kwargs["device_map"] = {"": device}
+        try:
+            model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        except OSError as error:
+            raise ModelSourceError(describe_load_failure(self.source, error)) from error
+
+        if self.quantization is not None:
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(
+                model,
+                use_gradient_checkpointing=self.gradient_checkpointing,
+                gradient_checkpointing_kwargs={"use_reentrant": False},
+            )
+        elif self.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if self.lora is not None:
+            model = apply_lora(model, self.lora)
+        self.model = model
+        self.tokenizer = load_tokenizer(self.source, trust_remote_code=self.trust_remote_code)
+
+    def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        if datamodule is not None and hasattr(datamodule, "build_metric"):
+            for split in ("val", "test"):
+                if split not in self.metrics:
+                    self.metrics[split] = datamodule.build_metric()
+
+    @property
+    def num_trainable_parameters(self) -> int:
+        return count_trainable(self)
+
+    # ---------------------------------------------------------------- training
+    def forward(self, input_ids, attention_mask=None, labels=None):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+
+    def _loss(self, batch) -> torch.Tensor:
+        return self(batch["input_ids"], batch["attention_mask"], batch["labels"]).loss
+
+    def training_step(self, batch, batch_idx):
+        loss = self._loss(batch)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step(batch, "test")
+
+    def _eval_step(self, batch, split: str) -> None:
+        batch_size = batch["input_ids"].shape[0]
+        self.log(f"{split}/loss", self._loss(batch), prog_bar=True, sync_dist=True, batch_size=batch_size)
+        if split in self.metrics:
+            completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])
+            self.metrics[split].update(completions, batch["references"])
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metric("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metric("test")
+
+    def _log_metric(self, split: str) -> None:
+        if split not in self.metrics:
+            return
+        values = self.metrics[split].compute()  # reduces across processes
+        self.log_dict({f"{split}/{k}": v for k, v in values.items()}, prog_bar=True)
+        self.metrics[split].reset()
+
+    # ---------------------------------------------------------------- generation
+    @torch.no_grad()
+    def generate(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[str]:
+        """Greedy, batched, KV-cached generation from left-padded prompts; returns the new text."""
+        was_training = self.model.training
+        self.model.eval()
+        output = self.model.generate(
+            input_ids=prompt_ids,
+            attention_mask=prompt_mask,
+            max_new_tokens=self.max_new_tokens,
+            do_sample=False,
+            use_cache=True,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+        )
+        self.model.train(was_training)
+        return self.tokenizer.batch_decode(output[:, prompt_ids.shape[1] :], skip_special_tokens=True)
+
+    def predict_step(self, batch, batch_idx):
+        completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])
+        datamodule = self.trainer.datamodule
+        rows = []
+        for prompt, completion, reference in zip(batch["prompts"], completions, batch["references"]):
+            row = {"prompt": prompt, "completion": completion, "reference": reference}
+            if reference is not None and hasattr(datamodule, "score"):
+                row["score"] = datamodule.score(completion, reference)
+            rows.append(row)
+        return rows
+
+    # ---------------------------------------------------------------- optimization
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(params)
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ---------------------------------------------------------------- checkpoints
+    def _trainable_keys(self) -> set[str]:
+        return {name for name, p in self.named_parameters() if p.requires_grad}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.lora is None:
+            return
+        # The base weights are the hub's/embedded model's; a checkpoint holds the adapter only.
+        keep = self._trainable_keys()
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
+        checkpoint["adapter_only"] = True
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        if self.lora is None:
+            return super().load_state_dict(state_dict, strict=strict, assign=assign)
+        # Adapter-only checkpoint: the base comes from `model`; every adapter weight must be there,
+        # so a resume never silently continues with a freshly initialised adapter.
+        own = self.state_dict()
+        unexpected = [k for k in state_dict if k not in own]
+        missing = sorted(self._trainable_keys() - set(state_dict))
+        if strict and (missing or unexpected):
+            raise RuntimeError(
+                f"Checkpoint does not match this model's LoRA adapter: {len(missing)} adapter weight(s) "
+                f"missing (e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}). "
+                "Was it saved with the same model and LoRA settings?"
+            )
+        super().load_state_dict(state_dict, strict=False, assign=assign)
+        return _IncompatibleKeys(missing, unexpected)

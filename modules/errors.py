@@ -1,0 +1,5 @@
+"""Errors a user can fix: `python -m lit` prints them as one message instead of a traceback."""
+
+
+class UserInputError(ValueError):
+    """Bad input (data, model source, settings); the message says what and where."""

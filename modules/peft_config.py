@@ -1,0 +1,100 @@
+"""Our stable YAML keys for LoRA and 4-bit quantization, translated to peft and bitsandbytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional, Union
+
+import torch
+from torch import nn
+
+from modules.errors import UserInputError
+from modules.hardware import resolve_dtype
+
+
+@dataclass
+class LoraArgs:
+    """LoRA adapter settings.
+
+    Args:
+        r: rank of the update matrices.
+        alpha: scaling numerator; the update is scaled by alpha / r.
+        dropout: dropout on the adapter's input.
+        target_modules: names of the linear layers to adapt (matched as the last part of a module
+            name, as peft does), or "all-linear".
+    """
+
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.1
+    target_modules: Union[list[str], str] = field(default_factory=lambda: ["k_proj", "v_proj", "o_proj"])
+
+
+@dataclass
+class QuantArgs:
+    """bitsandbytes 4-bit quantization of the base weights (QLoRA).
+
+    Args:
+        quant_type: "nf4" or "fp4".
+        double_quant: also quantize the quantization constants.
+        compute_dtype: dtype of the matmuls; "auto" is bf16 where the device has native bf16, else fp32.
+    """
+
+    quant_type: Literal["nf4", "fp4"] = "nf4"
+    double_quant: bool = True
+    compute_dtype: str = "auto"
+
+
+def bnb_config(args: QuantArgs, accelerator: Optional[str] = None):
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=args.quant_type,
+        bnb_4bit_use_double_quant=args.double_quant,
+        bnb_4bit_compute_dtype=resolve_dtype(args.compute_dtype, accelerator),
+    )
+
+
+def linear_layer_names(model: nn.Module) -> list[str]:
+    """The distinct last name parts of the model's linear layers (4-bit ones included)."""
+    names = set()
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear) or "Linear4bit" in type(module).__name__:
+            names.add(name.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
+def check_lora_targets(model: nn.Module, targets: Union[list[str], str]) -> None:
+    """Fail at start-up, naming the linear layers that exist, when a target matches none."""
+    if isinstance(targets, str):
+        if targets == "all-linear":
+            return
+        targets = [targets]
+    available = linear_layer_names(model)
+    missing = [t for t in targets if t not in available]
+    if missing:
+        raise UserInputError(
+            f"LoRA target module(s) {missing} match no linear layer of this model. "
+            f"Its linear layers are: {', '.join(available)}"
+        )
+
+
+def apply_lora(model: nn.Module, args: LoraArgs) -> nn.Module:
+    """Wrap `model` with a fresh LoRA adapter; only the adapter is trainable afterwards."""
+    from peft import LoraConfig, get_peft_model
+
+    check_lora_targets(model, args.target_modules)
+    config = LoraConfig(
+        r=args.r,
+        lora_alpha=args.alpha,
+        lora_dropout=args.dropout,
+        target_modules=args.target_modules,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
+
+
+def count_trainable(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

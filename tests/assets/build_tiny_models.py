@@ -1,0 +1,70 @@
+"""Builds the tiny random-init models under tests/assets (run once; the output is committed).
+
+    python tests/assets/build_tiny_models.py
+
+tiny-mistral: Mistral architecture, 2 layers, hidden 64, a byte-level BPE tokenizer trained on the
+sums task's text with a Mistral-style chat template and no pad token (so pad falls back to EOS).
+"""
+
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
+
+HERE = Path(__file__).parent
+MISTRAL_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
+    "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% else %}{{ ' ' + message['content'] + eos_token }}"
+    "{% endif %}{% endfor %}"
+)
+
+
+def sums_corpus() -> list[str]:
+    import sys
+
+    sys.path.insert(0, str(HERE.parents[1]))
+    from datamodules.sums import generate_sums, to_seed_text
+
+    return [to_seed_text(e)["text"] for e in generate_sums(2000, seed=123)]
+
+
+def byte_level_tokenizer(corpus: list[str], vocab_size: int, specials: list[str]) -> Tokenizer:
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(corpus, trainer)
+    return tokenizer
+
+
+def build_tiny_mistral() -> None:
+    out = HERE / "tiny-mistral"
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=byte_level_tokenizer(sums_corpus(), 320, ["<unk>", "<s>", "</s>"]),
+        unk_token="<unk>", bos_token="<s>", eos_token="</s>",
+    )  # fmt: skip
+    tokenizer.chat_template = MISTRAL_TEMPLATE
+    config = MistralConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(0)
+    model = MistralForCausalLM(config)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    print(f"wrote {out}: {sum(p.numel() for p in model.parameters())} parameters, vocab {len(tokenizer)}")
+
+
+if __name__ == "__main__":
+    build_tiny_mistral()

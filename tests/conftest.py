@@ -1,0 +1,32 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+TINY_MISTRAL = str(ROOT / "tests" / "assets" / "tiny-mistral")
+
+# No test may reach a model hub or a tracker's server.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+
+
+@pytest.fixture(autouse=True)
+def _at_repo_root(monkeypatch):
+    """Configs name tests/assets/... relative to the repository root, as users run them."""
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture
+def tiny_fit_args(tmp_path):
+    """A fit of the tiny 4-bit + LoRA sums config, writing under tmp_path."""
+    return [
+        "fit",
+        "--config", "configs/tiny/sums.yaml",
+        "--trainer.default_root_dir", str(tmp_path),
+        "--trainer.enable_progress_bar", "false",
+        "--trainer.enable_model_summary", "false",
+    ]  # fmt: skip

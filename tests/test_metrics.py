@@ -1,0 +1,37 @@
+import torch
+
+from datamodules.spanish import read_sum
+from modules.metrics import SumMAE, sum_error
+
+
+def test_read_sum_accepts_accents_and_case_and_counts_junk_as_zero():
+    assert read_sum("cinco más tres más ocho") == (16, True)
+    assert read_sum(" Cinco mas tres.") == (8, True)
+    assert read_sum("dieciséis más uno") == (17, True)
+    assert read_sum("cinco más banana") == (5, False)
+    assert read_sum("no sé") == (0, False)
+    assert read_sum("") == (0, False)
+
+
+def test_sum_mae_on_known_inputs():
+    metric = SumMAE()
+    metric.update(["cinco más tres", "nueve más nueve"], ["8", 20])
+    metric.update(["hola"], ["10"])
+    values = metric.compute()
+    assert torch.isclose(values["mae"], torch.tensor((0 + 2 + 10) / 3))
+    assert torch.isclose(values["exact"], torch.tensor(1 / 3))
+    assert torch.isclose(values["parse_rate"], torch.tensor(2 / 3))
+    assert sum_error("nueve más nueve", "20") == 2.0
+
+
+def test_sum_mae_states_are_sums_so_processes_reduce_exactly():
+    # Two "processes" merged must equal one process that saw everything.
+    a, b, whole = SumMAE(), SumMAE(), SumMAE()
+    a.update(["cinco"], ["7"])
+    b.update(["tres más tres", "x"], ["6", "4"])
+    whole.update(["cinco", "tres más tres", "x"], ["7", "6", "4"])
+    a.merge_state(b)
+    for key, value in whole.compute().items():
+        assert torch.isclose(a.compute()[key], value)
+    for name in ("abs_error", "exact", "parsed", "count"):
+        assert a._reductions[name].__name__ == "dim_zero_sum"
