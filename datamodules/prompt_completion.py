@@ -59,6 +59,9 @@ class PromptCompletionDataModule(L.LightningDataModule):
         self.tokenizer = None
         self.datasets: dict[str, list[dict]] = {}
 
+    # Evaluation sets per stage; a task may add more (Java adds `val_seen` beside `val`).
+    eval_sets = {"validate": ["val"], "test": ["test"]}
+
     # ---------------------------------------------------------------- task hooks
     def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
         """Examples for a split that has no file; tasks without a generator need files."""
@@ -79,13 +82,18 @@ class PromptCompletionDataModule(L.LightningDataModule):
     def setup(self, stage: str) -> None:
         if self.tokenizer is None:
             self.tokenizer = load_tokenizer(self.tokenizer_source)
-        splits = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"], "predict": ["predict"]}[stage]
+        splits = {
+            "fit": ["train", *self.eval_sets["validate"]],
+            "validate": self.eval_sets["validate"],
+            "test": self.eval_sets["test"],
+            "predict": ["predict"],
+        }[stage]
         for split in splits:
             if split not in self.datasets:
                 self.datasets[split] = self.tokenize_all(self.load_examples(split), split)
 
     def load_examples(self, split: str, epoch: int = 0) -> list[dict]:
-        source = self.files[split]
+        source = self.files.get(split)
         if source is None:
             if split == "predict":
                 raise DataError("predict needs `data.predict_file`: JSONL with `prompt` (and `reference`)")
@@ -182,11 +190,13 @@ class PromptCompletionDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+    def val_dataloader(self):
+        loaders = [self._loader(name, shuffle=False) for name in self.eval_sets["validate"]]
+        return loaders[0] if len(loaders) == 1 else loaders
 
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+    def test_dataloader(self):
+        loaders = [self._loader(name, shuffle=False) for name in self.eval_sets["test"]]
+        return loaders[0] if len(loaders) == 1 else loaders
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader("predict", shuffle=False)

@@ -9,13 +9,19 @@ from lightning.pytorch.cli import LightningCLI
 
 from lit.trainer import Trainer
 
-OWN_COMMANDS = ("data",)
-
 
 class LitCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         # The model names its source once; the data module renders with that model's tokenizer.
         parser.link_arguments("model.init_args.model", "data.init_args.tokenizer")
+        parser.add_argument(
+            "--validate_before_fit", type=bool, default=False,
+            help="Score the untrained model on the validation sets first (the 'before' of before/after).",
+        )  # fmt: skip
+
+    def before_fit(self) -> None:
+        if self.config.get(self.subcommand, self.config).get("validate_before_fit"):
+            self.trainer.validate(self.model, datamodule=self.datamodule)
 
 
 def cli_main(args: Optional[list[str]] = None) -> Optional[LitCLI]:

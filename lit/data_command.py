@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from datamodules.java_instruct import generate_java_instructions
 from datamodules.records import write_jsonl
 from datamodules.sums import generate_sums, to_seed_text
 
@@ -22,11 +23,19 @@ def data_main(args: list[str]) -> None:
         help='"seed": {"text": "<s>[INST] ... [/INST] ... </s>"}; "prompt-completion": {"prompt", "completion"}',
     )  # fmt: skip
     sums.add_argument("--out", required=True, help="output JSONL path")
+    java = tasks.add_parser("java-instruct", help="Java instruction -> method pairs, {prompt, completion}")
+    java.add_argument("--num-examples", type=int, default=20_000)
+    java.add_argument("--seed", type=int, default=0)
+    java.add_argument("--held-out", action="store_true", help="only words never used in training")
+    java.add_argument("--out", required=True, help="output JSONL path")
     options = parser.parse_args(args)
 
-    examples = generate_sums(
-        options.num_examples, options.seed, options.min_target, options.max_target, options.addends
-    )
-    records = [to_seed_text(e) for e in examples] if options.format == "seed" else examples
+    if options.task == "sums":
+        examples = generate_sums(
+            options.num_examples, options.seed, options.min_target, options.max_target, options.addends
+        )
+        records = [to_seed_text(e) for e in examples] if options.format == "seed" else examples
+    else:
+        records = generate_java_instructions(options.num_examples, options.seed, held_out=options.held_out)
     write_jsonl(options.out, records)
     print(f"lit: wrote {len(records)} {options.task} examples to {options.out}")

@@ -9,7 +9,9 @@ import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch.nn.modules.module import _IncompatibleKeys
+from torchmetrics import MeanMetric
 
+from modules.errors import UserInputError
 from modules.hardware import resolve_dtype
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config, count_trainable
@@ -29,6 +31,10 @@ class CausalLM(L.LightningModule):
         dtype: dtype of the dense weights; "auto" is bf16 where the device has native bf16, else fp32.
         max_new_tokens: generation length limit for validation, test and predict.
         trust_remote_code: allow model code from the hub; off unless a config turns it on.
+        init_weights: a lit checkpoint whose weights start this run (two-stage training: e.g. the
+            corpus stage's checkpoint under the instruction stage). Unlike `--ckpt_path`, optimizer,
+            step and epoch start fresh. A full checkpoint loads into the base before LoRA is added
+            (not with quantization); an adapter-only one loads into the same LoRA settings.
     """
 
     def __init__(
@@ -42,6 +48,7 @@ class CausalLM(L.LightningModule):
         dtype: str = "auto",
         max_new_tokens: int = 48,
         trust_remote_code: bool = False,
+        init_weights: Optional[str] = None,
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
@@ -60,9 +67,12 @@ class CausalLM(L.LightningModule):
         self.dtype_name = dtype
         self.max_new_tokens = max_new_tokens
         self.trust_remote_code = trust_remote_code
+        self.init_weights = init_weights
         self.model = None
         self.tokenizer = None
-        self.metrics = torch.nn.ModuleDict()  # task metrics, one per stage, set in `setup`
+        self.metrics = torch.nn.ModuleDict()  # task metrics, one per evaluation set, set in `setup`
+        self.eval_sets = {"validate": ["val"], "test": ["test"]}
+        self.losses = torch.nn.ModuleDict()  # per-token mean loss of each evaluation set
 
     # ---------------------------------------------------------------- loading
     def _accelerator(self) -> Optional[str]:
@@ -100,17 +110,47 @@ class CausalLM(L.LightningModule):
             )
         elif self.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        init = self._read_init_weights()
+        if init is not None and not init["adapter_only"]:
+            model.load_state_dict(init["state_dict"])
         if self.lora is not None:
             model = apply_lora(model, self.lora)
-        self.model = model
+        if init is not None and init["adapter_only"]:
+            self._load_adapter(model, init["state_dict"])
+        # from_pretrained returns eval mode; training starts with dropout on, as Lightning expects.
+        self.model = model.train()
         self.tokenizer = load_tokenizer(self.source, trust_remote_code=self.trust_remote_code)
+
+    def _read_init_weights(self) -> Optional[dict]:
+        if self.init_weights is None:
+            return None
+        checkpoint = torch.load(self.init_weights, map_location="cpu", weights_only=True)
+        adapter_only = bool(checkpoint.get("adapter_only"))
+        if not adapter_only and self.quantization is not None:
+            raise UserInputError(
+                f"init_weights {self.init_weights!r} holds full weights; they cannot load into a 4-bit base "
+                "(set quantization: null, or start from an adapter-only checkpoint)"
+            )
+        # LightningModule keys start with "model."; the wrapped model's own keys do not.
+        state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
+        return {"adapter_only": adapter_only, "state_dict": state}
+
+    def _load_adapter(self, model, state: dict) -> None:
+        own = model.state_dict()
+        trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+        if set(state) - set(own) or trainable - set(state):
+            raise UserInputError(f"init_weights {self.init_weights!r}: its adapter does not match these LoRA settings")
+        model.load_state_dict(state, strict=False)
 
     def setup(self, stage: str) -> None:
         datamodule = self.trainer.datamodule if self._trainer is not None else None
-        if datamodule is not None and hasattr(datamodule, "build_metric"):
-            for split in ("val", "test"):
-                if split not in self.metrics:
-                    self.metrics[split] = datamodule.build_metric()
+        self.eval_sets = getattr(datamodule, "eval_sets", self.eval_sets)
+        for name in self.eval_sets["validate"] + self.eval_sets["test"]:
+            if name not in self.losses:
+                self.losses[name] = MeanMetric()
+            metric = datamodule.build_metric() if hasattr(datamodule, "build_metric") else None
+            if metric is not None and name not in self.metrics:
+                self.metrics[name] = metric
 
     @property
     def num_trainable_parameters(self) -> int:
@@ -128,31 +168,36 @@ class CausalLM(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
-    def validation_step(self, batch, batch_idx):
-        self._eval_step(batch, "val")
+    def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        self._eval_step(batch, self.eval_sets["validate"][dataloader_idx])
 
-    def test_step(self, batch, batch_idx):
-        self._eval_step(batch, "test")
+    def test_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        self._eval_step(batch, self.eval_sets["test"][dataloader_idx])
 
-    def _eval_step(self, batch, split: str) -> None:
-        batch_size = batch["input_ids"].shape[0]
-        self.log(f"{split}/loss", self._loss(batch), prog_bar=True, sync_dist=True, batch_size=batch_size)
-        if split in self.metrics:
+    def _eval_step(self, batch, name: str) -> None:
+        # Weighted by label tokens, so the epoch's loss (and perplexity) is a true per-token mean.
+        tokens = (batch["labels"][:, 1:] != -100).sum()
+        self.losses[name].update(self._loss(batch), weight=tokens)
+        if name in self.metrics and "prompt_ids" in batch:
             completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])
-            self.metrics[split].update(completions, batch["references"])
+            self.metrics[name].update(completions, batch["references"])
 
     def on_validation_epoch_end(self) -> None:
-        self._log_metric("val")
+        self._log_metrics(self.eval_sets["validate"])
 
     def on_test_epoch_end(self) -> None:
-        self._log_metric("test")
+        self._log_metrics(self.eval_sets["test"])
 
-    def _log_metric(self, split: str) -> None:
-        if split not in self.metrics:
-            return
-        values = self.metrics[split].compute()  # reduces across processes
-        self.log_dict({f"{split}/{k}": v for k, v in values.items()}, prog_bar=True)
-        self.metrics[split].reset()
+    def _log_metrics(self, names: list[str]) -> None:
+        for name in names:
+            if name in self.losses and self.losses[name].update_count:
+                loss = self.losses[name].compute()  # reduces across processes
+                self.log_dict({f"{name}/loss": loss, f"{name}/ppl": loss.exp()}, prog_bar=True, add_dataloader_idx=False)
+                self.losses[name].reset()
+            if name in self.metrics:
+                values = self.metrics[name].compute()  # reduces across processes
+                self.log_dict({f"{name}/{k}": v for k, v in values.items()}, prog_bar=True, add_dataloader_idx=False)
+                self.metrics[name].reset()
 
     # ---------------------------------------------------------------- generation
     @torch.no_grad()

@@ -2,6 +2,9 @@
 
     python tests/assets/build_tiny_models.py
 
+tiny-gpt2: GPT-2 architecture, 2 layers, hidden 64, a byte-level BPE tokenizer trained on the Java
+instruction task's text, `<|endoftext|>` as BOS and EOS like GPT-2's.
+
 tiny-mistral: Mistral architecture, 2 layers, hidden 64, a byte-level BPE tokenizer trained on the
 sums task's text with a Mistral-style chat template and no pad token (so pad falls back to EOS).
 """
@@ -10,7 +13,7 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
+from transformers import GPT2Config, GPT2LMHeadModel, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
 
 HERE = Path(__file__).parent
 MISTRAL_TEMPLATE = (
@@ -27,6 +30,15 @@ def sums_corpus() -> list[str]:
     from datamodules.sums import generate_sums, to_seed_text
 
     return [to_seed_text(e)["text"] for e in generate_sums(2000, seed=123)]
+
+
+def java_corpus() -> list[str]:
+    import sys
+
+    sys.path.insert(0, str(HERE.parents[1]))
+    from datamodules.java_instruct import generate_java_instructions
+
+    return [e["prompt"] + "\n" + e["completion"] for e in generate_java_instructions(3000, seed=123)]
 
 
 def byte_level_tokenizer(corpus: list[str], vocab_size: int, specials: list[str]) -> Tokenizer:
@@ -66,5 +78,24 @@ def build_tiny_mistral() -> None:
     print(f"wrote {out}: {sum(p.numel() for p in model.parameters())} parameters, vocab {len(tokenizer)}")
 
 
+def build_tiny_gpt2() -> None:
+    out = HERE / "tiny-gpt2"
+    eos = "<|endoftext|>"
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=byte_level_tokenizer(java_corpus(), 512, [eos]),
+        bos_token=eos, eos_token=eos, unk_token=eos,
+    )  # fmt: skip
+    config = GPT2Config(
+        vocab_size=len(tokenizer), n_positions=256, n_embd=64, n_layer=2, n_head=4,
+        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(config)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    print(f"wrote {out}: {sum(p.numel() for p in model.parameters())} parameters, vocab {len(tokenizer)}")
+
+
 if __name__ == "__main__":
     build_tiny_mistral()
+    build_tiny_gpt2()

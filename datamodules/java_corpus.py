@@ -1,0 +1,188 @@
+"""Plain causal-LM training on Java code, packed into fixed blocks (the seed's first GPT-2 stage).
+
+Sources: `.java` files, directories of them, zip archives (the JDK's own `lib/src.zip`, named
+`jdk`, is the offline default), JSONL with a `text` field, or a Hugging Face `datasets` name.
+Newlines and indentation are kept; exact duplicates are dropped; held-out data is split by file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Iterator, Optional
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from datamodules.records import DataError, iter_records
+from modules.tokenizer import load_tokenizer
+
+
+def jdk_sources() -> Path:
+    """The JDK's own Java sources: `lib/src.zip` under $JAVA_HOME, beside `javac`, or in /usr/lib/jvm.
+
+    Some distributions ship src.zip as a link to a separate package (Debian's openjdk-N-source);
+    a link to nothing is skipped.
+    """
+    homes = [os.environ.get("JAVA_HOME")]
+    javac = shutil.which("javac")
+    if javac:
+        homes.append(str(Path(javac).resolve().parents[1]))
+    homes += sorted(str(p) for p in Path("/usr/lib/jvm").glob("*"))
+    for home in filter(None, homes):
+        if (Path(home) / "lib" / "src.zip").is_file():
+            return Path(home) / "lib" / "src.zip"
+    raise DataError(
+        "source 'jdk': no lib/src.zip under $JAVA_HOME, beside javac or in /usr/lib/jvm; "
+        "install a JDK with its sources (e.g. Debian's openjdk-17-source) or name another source"
+    )
+
+
+def iter_java_files(source: str, include: Optional[str] = None) -> Iterator[tuple[str, str]]:
+    """Yield (name, text) for each Java file or snippet in `source`.
+
+    Args:
+        source: a .java file, a directory, a .zip archive, "jdk", a JSONL file with `text`, or a
+            `datasets` name ("org/name:split") whose records have `text`.
+        include: keep only files whose path inside the source contains this string.
+    """
+    path = jdk_sources() if source == "jdk" else Path(source).expanduser()
+    if source != "jdk" and not path.exists() and path.suffix in (".java", ".zip", ".jsonl", ".json"):
+        raise DataError(f"Java source {source!r} does not exist")
+    if path.is_dir():
+        files = sorted(path.rglob("*.java"))
+        if not files:
+            raise DataError(f"Java source {source!r}: the directory holds no .java files")
+        for file in files:
+            name = str(file.relative_to(path))
+            if include is None or include in name:
+                yield name, file.read_text(encoding="utf-8", errors="replace")
+    elif path.suffix == ".zip" or source == "jdk":
+        if not zipfile.is_zipfile(path):
+            raise DataError(f"Java source {source!r} is not a zip archive")
+        with zipfile.ZipFile(path) as archive:
+            names = sorted(n for n in archive.namelist() if n.endswith(".java"))
+            if not names:
+                raise DataError(f"Java source {source!r}: the archive holds no .java files")
+            for name in names:
+                if include is None or include in name:
+                    yield name, archive.read(name).decode("utf-8", errors="replace")
+    elif path.suffix == ".java":
+        yield path.name, path.read_text(encoding="utf-8", errors="replace")
+    else:
+        for record, where in iter_records(source):
+            if "text" not in record:
+                raise DataError(f"{where}: record has no 'text' field (keys: {sorted(record)})")
+            yield where, str(record["text"])
+
+
+def held_out_by_name(name: str, fraction: float) -> bool:
+    """A stable per-file split: the same file is always on the same side."""
+    digest = int(hashlib.sha1(name.encode("utf-8")).hexdigest()[:8], 16)
+    return digest / 0xFFFFFFFF < fraction
+
+
+def pack(token_lists: list[list[int]], eos: int, block_size: int) -> torch.Tensor:
+    """Concatenate documents separated by EOS and cut into full blocks (the remainder is dropped)."""
+    stream = [t for tokens in token_lists for t in (*tokens, eos)]
+    n_blocks = len(stream) // block_size
+    return torch.tensor(stream[: n_blocks * block_size], dtype=torch.long).view(n_blocks, block_size)
+
+
+class JavaCorpusDataModule(L.LightningDataModule):
+    """Java code for plain next-token training; logs `val/loss` and `val/ppl`.
+
+    Args:
+        tokenizer: the model source whose tokenizer is used; linked from `model.model`.
+        sources: where the Java comes from (see `iter_java_files`); "jdk" is the JDK's src.zip.
+        include: keep only files whose path contains this (e.g. "java.base/java/util/").
+        max_files: keep at most this many files after de-duplication (None: all).
+        val_fraction: share of files held out for validation (split by file, never inside one).
+        block_size: tokens per training block (the seed's sequence length is 128).
+        batch_size: blocks per batch.
+        max_val_blocks: cap on validation blocks, to bound evaluation time (None: all).
+        num_workers: DataLoader workers.
+    """
+
+    eval_sets = {"validate": ["val"], "test": ["test"]}  # test reports the held-out files too
+
+    def __init__(
+        self,
+        tokenizer: str = "smollm2-135m-instruct",
+        sources: list[str] = ["jdk"],  # noqa: B006 (jsonargparse shows list defaults)
+        include: Optional[str] = None,
+        max_files: Optional[int] = None,
+        val_fraction: float = 0.05,
+        block_size: int = 128,
+        batch_size: int = 8,
+        max_val_blocks: Optional[int] = None,
+        num_workers: int = 0,
+    ):
+        super().__init__()
+        self.tokenizer_source = tokenizer
+        self.sources = list(sources)
+        self.include = include
+        self.max_files = max_files
+        self.val_fraction = val_fraction
+        self.block_size = block_size
+        self.batch_size = batch_size
+        self.max_val_blocks = max_val_blocks
+        self.num_workers = num_workers
+        self.tokenizer = None
+        self.blocks: dict[str, torch.Tensor] = {}
+
+    def read_files(self) -> dict[str, list[str]]:
+        """De-duplicated file texts, split by file into train and val."""
+        seen, split = set(), {"train": [], "val": []}
+        files = ((name, text) for source in self.sources for name, text in iter_java_files(source, self.include))
+        for name, text in files:
+            digest = hashlib.sha1(text.encode("utf-8")).digest()
+            if not text.strip() or digest in seen:
+                continue
+            seen.add(digest)
+            split["val" if held_out_by_name(name, self.val_fraction) else "train"].append(text)
+            if self.max_files and len(seen) >= self.max_files:
+                break
+        for name, texts in split.items():
+            if not texts:
+                raise DataError(f"The Java {name} set is empty (sources: {self.sources}, include: {self.include!r})")
+        return split
+
+    def setup(self, stage: str) -> None:
+        if self.blocks:
+            return
+        if self.tokenizer is None:
+            self.tokenizer = load_tokenizer(self.tokenizer_source)
+        for name, texts in self.read_files().items():
+            ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+            blocks = pack(ids, self.tokenizer.eos_token_id, self.block_size)
+            if name == "val" and self.max_val_blocks:
+                blocks = blocks[: self.max_val_blocks]
+            if len(blocks) == 0:
+                raise DataError(f"The Java {name} set has fewer than block_size={self.block_size} tokens")
+            self.blocks[name] = blocks
+        self.blocks["test"] = self.blocks["val"]
+
+    @staticmethod
+    def collate(blocks: list[torch.Tensor]) -> dict:
+        input_ids = torch.stack(blocks)
+        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": input_ids.clone()}
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            list(self.blocks[name]), batch_size=self.batch_size, shuffle=shuffle,
+            collate_fn=self.collate, num_workers=self.num_workers,
+        )  # fmt: skip
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

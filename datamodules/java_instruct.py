@@ -1,0 +1,213 @@
+"""The Java instruction task: `// A function that prints "Hello, World!"` -> the method.
+
+Each family renders one instruction in English or Spanish and the method it asks for; method and
+parameter names come from the instruction's words in camelCase. Words are drawn from English and
+Spanish lists (the seed's way to diversify), and held-out sets use only words never trained on.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Callable, Literal, Optional
+
+from datamodules.java_words import HELD_OUT_WORDS_EN, HELD_OUT_WORDS_ES, TRAIN_WORDS_EN, TRAIN_WORDS_ES
+from datamodules.prompt_completion import PromptCompletionDataModule
+
+Language = Literal["en", "es"]
+
+
+def cap(word: str) -> str:
+    return word[:1].upper() + word[1:]
+
+
+def camel(*parts: str) -> str:
+    """camel("print", "apple", "river") -> "printAppleRiver"."""
+    return parts[0] + "".join(cap(p) for p in parts[1:])
+
+
+def method(signature: str, *body: str) -> str:
+    lines = "\n".join(f"    {line}" for line in body)
+    return f"public static {signature} {{\n{lines}\n}}"
+
+
+# Each family: (number of words, render(words, language) -> (instruction text, method)).
+def _prints(w, lang):
+    message = " ".join(cap(x) for x in w)
+    text = f'A function that prints "{message}"' if lang == "en" else f'Una función que imprime "{message}"'
+    name = camel("print" if lang == "en" else "imprime", *w)
+    return text, method(f"void {name}()", f'System.out.println("{message}");')
+
+
+def _binary(en_what: str, es_what: str, en_name: str, es_name: str, returns: str, expr: str):
+    def render(w, lang):
+        a, b = w
+        if lang == "en":
+            text, name = f"A function that returns {en_what} of {a} and {b}", camel(en_name, a, "and", b)
+        else:
+            text, name = f"Una función que devuelve {es_what} de {a} y {b}", camel(es_name, a, "y", b)
+        return text, method(f"{returns} {name}(int {a}, int {b})", f"return {expr.format(a=a, b=b)};")
+
+    return render
+
+
+def _is_even(w, lang):
+    (x,) = w
+    if lang == "en":
+        text, name = f"A function that checks if {x} is even", camel("is", x, "even")
+    else:
+        text, name = f"Una función que comprueba si {x} es par", camel("es", x, "par")
+    return text, method(f"boolean {name}(int {x})", f"return {x} % 2 == 0;")
+
+
+def _count(w, lang):
+    (n,) = w
+    if lang == "en":
+        text, name = f"A function that prints the numbers from 1 to {n}", camel("print", "numbers", "to", n)
+    else:
+        text, name = f"Una función que imprime los números del 1 al {n}", camel("imprime", "numeros", "al", n)
+    return text, method(
+        f"void {name}(int {n})", f"for (int i = 1; i <= {n}; i++) {{", "    System.out.println(i);", "}"
+    )
+
+
+def _greet(w, lang):
+    (x,) = w
+    if lang == "en":
+        text, name, hello = f"A function that greets {x}", camel("greet", x), "Hello"
+    else:
+        text, name, hello = f"Una función que saluda a {x}", camel("saluda", x), "Hola"
+    return text, method(f"String {name}(String {x})", f'return "{hello}, " + {x} + "!";')
+
+
+def _length(w, lang):
+    (x,) = w
+    if lang == "en":
+        text, name = f"A function that returns the length of {x}", camel("length", "of", x)
+    else:
+        text, name = f"Una función que devuelve la longitud de {x}", camel("longitud", "de", x)
+    return text, method(f"int {name}(String {x})", f"return {x}.length();")
+
+
+def _factorial(w, lang):
+    (n,) = w
+    if lang == "en":
+        text, name = f"A function that returns the factorial of {n}", camel("factorial", "of", n)
+    else:
+        text, name = f"Una función que devuelve el factorial de {n}", camel("factorial", "de", n)
+    body = ["long result = 1;", f"for (int i = 2; i <= {n}; i++) {{", "    result *= i;", "}", "return result;"]
+    return text, method(f"long {name}(int {n})", *body)
+
+
+def _getter_setter(w, lang):
+    (f,) = w
+    text = f"A getter and a setter for {f}" if lang == "en" else f"Un getter y un setter para {f}"
+    code = (
+        f"private int {f};\n\n"
+        f"public int {camel('get', f)}() {{\n    return {f};\n}}\n\n"
+        f"public void {camel('set', f)}(int {f}) {{\n    this.{f} = {f};\n}}"
+    )
+    return text, code
+
+
+FAMILIES: dict[str, tuple[int, Callable]] = {
+    "print": (2, _prints),
+    "sum": (2, _binary("the sum", "la suma", "sum", "suma", "int", "{a} + {b}")),
+    "product": (2, _binary("the product", "el producto", "product", "producto", "int", "{a} * {b}")),
+    "max": (2, _binary("the maximum", "el máximo", "max", "maximo", "int", "Math.max({a}, {b})")),
+    "min": (2, _binary("the minimum", "el mínimo", "min", "minimo", "int", "Math.min({a}, {b})")),
+    "is_even": (1, _is_even),
+    "count": (1, _count),
+    "greet": (1, _greet),
+    "length": (1, _length),
+    "factorial": (1, _factorial),
+    "getter_setter": (1, _getter_setter),
+}
+
+
+def make_example(family: str, words: list[str], lang: Language) -> dict:
+    text, code = FAMILIES[family][1](words, lang)
+    return {"prompt": f"// {text}", "completion": code}
+
+
+def generate_java_instructions(
+    num_examples: int, seed: int, held_out: bool = False, families: Optional[list[str]] = None
+) -> list[dict]:
+    """Unique instruction -> method examples.
+
+    Args:
+        num_examples: how many distinct examples.
+        seed: random seed.
+        held_out: draw words only from the held-out lists (never in a training instruction).
+        families: which families to use; None is all.
+    """
+    en, es = (HELD_OUT_WORDS_EN, HELD_OUT_WORDS_ES) if held_out else (TRAIN_WORDS_EN, TRAIN_WORDS_ES)
+    vocabulary = en + es  # mixing both languages' words in either language's instruction
+    names = families or list(FAMILIES)
+    rng = random.Random(seed)
+    seen, examples = set(), []
+    for _ in range(num_examples * 50):
+        if len(examples) == num_examples:
+            break
+        family = rng.choice(names)
+        words = rng.sample(vocabulary, FAMILIES[family][0])  # distinct words: distinct parameter names
+        example = make_example(family, words, rng.choice(["en", "es"]))
+        if example["prompt"] not in seen:
+            seen.add(example["prompt"])
+            examples.append(example)
+    if len(examples) < num_examples:
+        raise ValueError(f"only {len(examples)} distinct examples exist for these words and families")
+    return examples
+
+
+class JavaInstructDataModule(PromptCompletionDataModule):
+    """Instruction -> Java method, scored by exact match (whitespace-normalised) and javac.
+
+    Validation holds two sets: `val` with held-out words only (what the seed failed on) and
+    `val_seen` with training words in new combinations.
+
+    Args:
+        num_examples: generated training examples (the seed's improved model used 20,000).
+        num_val_examples: generated examples in each validation set.
+        num_test_examples: generated test examples (held-out words).
+        seed: training data seed; the held-out sets use other seeds.
+        compile_check: also measure the javac compile rate of generated methods.
+        **kwargs: see `PromptCompletionDataModule`.
+    """
+
+    def __init__(
+        self,
+        num_examples: int = 20_000,
+        num_val_examples: int = 100,
+        num_test_examples: int = 200,
+        seed: int = 0,
+        compile_check: bool = True,
+        **kwargs,
+    ):
+        kwargs.setdefault("chat_template", False)  # the seed's format: the comment, a newline, the method
+        super().__init__(**kwargs)
+        self.sizes = {"train": num_examples, "val": num_val_examples, "val_seen": num_val_examples,
+                      "test": num_test_examples}  # fmt: skip
+        self.seed = seed
+        self.compile_check = compile_check
+
+    eval_sets = {"validate": ["val", "val_seen"], "test": ["test"]}
+
+    def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
+        offset = {"train": 0, "val": 1_000_003, "val_seen": 1_500_007, "test": 2_000_003}[split]
+        held_out = split in ("val", "test")
+        return generate_java_instructions(self.sizes[split], self.seed + offset, held_out=held_out)
+
+    def render_prompt(self, prompt: str) -> str:
+        if self.uses_chat_template:
+            return super().render_prompt(prompt)
+        return prompt + "\n"
+
+    def build_metric(self):
+        from modules.metrics import JavaMetrics
+
+        return JavaMetrics(compile_check=self.compile_check)
+
+    def score(self, completion: str, reference: str) -> float:
+        from modules.metrics import normalize_code
+
+        return float(normalize_code(completion) == normalize_code(reference))
