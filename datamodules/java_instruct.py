@@ -183,7 +183,8 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         compile_check: bool = True,
         **kwargs,
     ):
-        kwargs.setdefault("chat_template", False)  # the seed's format: the comment, a newline, the method
+        if kwargs.get("chat_template") is None:  # the seed's format: the comment, a newline, the method
+            kwargs["chat_template"] = False
         super().__init__(**kwargs)
         self.sizes = {"train": num_examples, "val": num_val_examples, "val_seen": num_val_examples,
                       "test": num_test_examples}  # fmt: skip

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Optional
 
-from lightning.pytorch.callbacks import BasePredictionWriter
+import torch
+from lightning.pytorch.callbacks import BasePredictionWriter, Callback
+from lightning.pytorch.utilities import rank_zero_info
+
+from modules.hardware import device_description
 
 
 class JsonlPredictionWriter(BasePredictionWriter):
@@ -29,3 +35,58 @@ class JsonlPredictionWriter(BasePredictionWriter):
                 for row in rows:
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
         print(f"lit: wrote {sum(len(r) for r in predictions)} predictions to {out}")
+
+
+class TokenThroughput(Callback):
+    """Logs `train/tokens_per_s` (real tokens, padding excluded; time in validation left out) and
+    prints one summary line when fit ends.
+
+    Tokens are summed on the device and read back once per logging interval, so the training
+    loop gets no extra host sync per step.
+
+    Args:
+        log_every_n_steps: how often to log the rate; None follows the Trainer's setting.
+    """
+
+    def __init__(self, log_every_n_steps: Optional[int] = None):
+        self.log_every_n_steps = log_every_n_steps
+
+    def on_fit_start(self, trainer, pl_module):
+        self._tokens = torch.zeros((), dtype=torch.long, device=pl_module.device)
+        self._window_tokens = 0
+        self._start = self._window_start = time.perf_counter()
+        self._total_tokens = 0
+        self._eval_seconds = self._window_eval_seconds = 0.0
+
+    def on_validation_start(self, trainer, pl_module):
+        self._eval_start = time.perf_counter()
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.state.fn == "fit" and hasattr(self, "_start"):
+            seconds = time.perf_counter() - self._eval_start
+            self._eval_seconds += seconds
+            self._window_eval_seconds += seconds
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._tokens += batch["attention_mask"].sum()
+        every = self.log_every_n_steps or trainer.log_every_n_steps
+        if (batch_idx + 1) % every == 0:
+            tokens = int(self._tokens.item())
+            self._tokens.zero_()
+            now = time.perf_counter()
+            self._total_tokens += tokens
+            train_seconds = now - self._window_start - self._window_eval_seconds
+            pl_module.log("train/tokens_per_s", tokens / max(train_seconds, 1e-9))
+            self._window_start, self._window_eval_seconds = now, 0.0
+
+    def on_fit_end(self, trainer, pl_module):
+        self._total_tokens += int(self._tokens.item())
+        seconds = time.perf_counter() - self._start
+        train_seconds = seconds - self._eval_seconds
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val")}
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
+        rank_zero_info(
+            f"lit: fit finished in {seconds / 60:.1f} min ({train_seconds / 60:.1f} training): "
+            f"{self._total_tokens} training tokens, {self._total_tokens / max(train_seconds, 1e-9):.0f} tokens/s "
+            f"({device_description(pl_module.device)})" + (f"; last {shown}" if shown else "")
+        )

@@ -7,6 +7,7 @@ from typing import Optional
 
 from lightning.pytorch.cli import LightningCLI
 
+from lit.callbacks import TokenThroughput
 from lit.trainer import Trainer
 
 
@@ -18,6 +19,7 @@ class LitCLI(LightningCLI):
             "--validate_before_fit", type=bool, default=False,
             help="Score the untrained model on the validation sets first (the 'before' of before/after).",
         )  # fmt: skip
+        parser.add_lightning_class_args(TokenThroughput, "throughput")  # always on
 
     def before_fit(self) -> None:
         if self.config.get(self.subcommand, self.config).get("validate_before_fit"):

@@ -28,7 +28,8 @@ class CausalLM(L.LightningModule):
         optimizer: the optimizer, built on the trainable parameters only.
         lr_scheduler: optional scheduler, stepped every optimizer step.
         gradient_checkpointing: recompute activations in backward to save memory.
-        dtype: dtype of the dense weights; "auto" is bf16 where the device has native bf16, else fp32.
+        dtype: dtype of the dense weights; "auto" is bf16 for frozen (LoRA) base weights where the device
+            has native bf16, and fp32 otherwise (always fp32 for weights that train).
         max_new_tokens: generation length limit for validation, test and predict.
         trust_remote_code: allow model code from the hub; off unless a config turns it on.
         init_weights: a lit checkpoint whose weights start this run (two-stage training: e.g. the
@@ -85,11 +86,13 @@ class CausalLM(L.LightningModule):
             return
         from transformers import AutoModelForCausalLM
 
+        init = self._read_init_weights()  # before the expensive load, so a bad path fails fast
         path = resolve_model_source(self.source)
         accelerator = self._accelerator()
-        kwargs: dict[str, Any] = dict(
-            dtype=resolve_dtype(self.dtype_name, accelerator), trust_remote_code=self.trust_remote_code
-        )
+        dtype = resolve_dtype(self.dtype_name, accelerator)
+        if self.dtype_name == "auto" and self.lora is None:
+            dtype = torch.float32  # weights that train keep fp32 master copies; mixed precision does the rest
+        kwargs: dict[str, Any] = dict(dtype=dtype, trust_remote_code=self.trust_remote_code)
         if self.quantization is not None:
             kwargs["quantization_config"] = bnb_config(self.quantization, accelerator)
             # Each process loads the 4-bit base onto its own device, never "auto" across devices.
@@ -110,7 +113,6 @@ class CausalLM(L.LightningModule):
             )
         elif self.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        init = self._read_init_weights()
         if init is not None and not init["adapter_only"]:
             model.load_state_dict(init["state_dict"])
         if self.lora is not None:

@@ -39,6 +39,13 @@ def cpu_description() -> str:
     return f"{capability}, native bf16: {'yes' if cpu_has_native_bf16() else 'no'}"
 
 
+def device_description(device: torch.device) -> str:
+    """The device a figure was measured on: the GPU's name, or the CPU's capability."""
+    if device.type == "cuda":
+        return f"GPU {torch.cuda.get_device_name(device)}"
+    return f"CPU {cpu_description()}"
+
+
 def bf16_is_fast(accelerator: Optional[str] = None) -> bool:
     """Whether bf16 compute is native on the device training will run on."""
     use_cuda = accelerator in (None, "auto", "gpu", "cuda") and torch.cuda.is_available()

