@@ -184,22 +184,34 @@ class CausalLM(L.LightningModule):
             completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])
             self.metrics[name].update(completions, batch["references"])
 
+    def on_validation_epoch_start(self) -> None:
+        self._reset_metrics(self.eval_sets["validate"])
+
+    def on_test_epoch_start(self) -> None:
+        self._reset_metrics(self.eval_sets["test"])
+
     def on_validation_epoch_end(self) -> None:
         self._log_metrics(self.eval_sets["validate"])
 
     def on_test_epoch_end(self) -> None:
         self._log_metrics(self.eval_sets["test"])
 
+    def _reset_metrics(self, names: list[str]) -> None:
+        # At the start, not the end: states then belong to this loop's grad mode. A `validate`
+        # (inference mode) before `fit` (no_grad) would otherwise leave inference tensors behind.
+        for name in names:
+            for group in (self.losses, self.metrics):
+                if name in group:
+                    group[name].reset()
+
     def _log_metrics(self, names: list[str]) -> None:
         for name in names:
             if name in self.losses and self.losses[name].update_count:
                 loss = self.losses[name].compute()  # reduces across processes
                 self.log_dict({f"{name}/loss": loss, f"{name}/ppl": loss.exp()}, prog_bar=True, add_dataloader_idx=False)
-                self.losses[name].reset()
             if name in self.metrics:
                 values = self.metrics[name].compute()  # reduces across processes
                 self.log_dict({f"{name}/{k}": v for k, v in values.items()}, prog_bar=True, add_dataloader_idx=False)
-                self.metrics[name].reset()
 
     # ---------------------------------------------------------------- generation
     @torch.no_grad()

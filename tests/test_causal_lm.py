@@ -125,3 +125,16 @@ def test_bad_input_is_one_message_not_a_traceback(tmp_path):
     assert run.returncode == 1
     assert f"lit: error: {bad}:2: not valid JSON" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_validate_before_fit_scores_the_untrained_model_first(tiny_fit_args, tmp_path):
+    import csv
+
+    cli = cli_main(tiny_fit_args + ["--validate_before_fit", "true", "--trainer.max_epochs", "1",
+                                    "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
+                                    "--trainer.logger.save_dir", str(tmp_path)])  # fmt: skip
+    rows = list(csv.DictReader(open(next(tmp_path.rglob("metrics.csv")))))
+    val_rows = [r for r in rows if r.get("val/mae")]
+    assert [int(r["step"]) for r in val_rows] == [0, cli.trainer.global_step - 1]  # before, then after
+    tokens = [float(r["train/tokens_per_s"]) for r in rows if r.get("train/tokens_per_s")]
+    assert tokens and all(t > 0 for t in tokens)
