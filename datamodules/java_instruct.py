@@ -10,7 +10,13 @@ from __future__ import annotations
 import random
 from typing import Callable, Literal, Optional
 
-from datamodules.java_words import HELD_OUT_WORDS_EN, HELD_OUT_WORDS_ES, TRAIN_WORDS_EN, TRAIN_WORDS_ES
+from datamodules.java_words import (
+    HELD_OUT_WORDS_EN,
+    HELD_OUT_WORDS_ES,
+    TRAIN_WORDS_EN,
+    TRAIN_WORDS_ES,
+    pseudo_words,
+)
 from datamodules.prompt_completion import PromptCompletionDataModule
 
 Language = Literal["en", "es"]
@@ -130,7 +136,11 @@ def make_example(family: str, words: list[str], lang: Language) -> dict:
 
 
 def generate_java_instructions(
-    num_examples: int, seed: int, held_out: bool = False, families: Optional[list[str]] = None
+    num_examples: int,
+    seed: int,
+    held_out: bool = False,
+    families: Optional[list[str]] = None,
+    extra_words: int = 0,
 ) -> list[dict]:
     """Unique instruction -> method examples.
 
@@ -139,9 +149,12 @@ def generate_java_instructions(
         seed: random seed.
         held_out: draw words only from the held-out lists (never in a training instruction).
         families: which families to use; None is all.
+        extra_words: add this many made-up words (`pseudo_words`) to the training vocabulary.
     """
     en, es = (HELD_OUT_WORDS_EN, HELD_OUT_WORDS_ES) if held_out else (TRAIN_WORDS_EN, TRAIN_WORDS_ES)
     vocabulary = en + es  # mixing both languages' words in either language's instruction
+    if extra_words and not held_out:
+        vocabulary = vocabulary + pseudo_words(extra_words)
     names = families or list(FAMILIES)
     rng = random.Random(seed)
     seen, examples = set(), []
@@ -171,6 +184,8 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         num_test_examples: generated test examples (held-out words).
         seed: training data seed; the held-out sets use other seeds.
         compile_check: also measure the javac compile rate of generated methods.
+        extra_words: made-up words added to the training vocabulary (not to `val_seen`): copying
+            thousands of different words teaches the rule that carries to unseen words.
         **kwargs: see `PromptCompletionDataModule`.
     """
 
@@ -181,6 +196,7 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         num_test_examples: int = 200,
         seed: int = 0,
         compile_check: bool = True,
+        extra_words: int = 0,
         **kwargs,
     ):
         if kwargs.get("chat_template") is None:  # the seed's format: the comment, a newline, the method
@@ -190,13 +206,15 @@ class JavaInstructDataModule(PromptCompletionDataModule):
                       "test": num_test_examples}  # fmt: skip
         self.seed = seed
         self.compile_check = compile_check
+        self.extra_words = extra_words
 
     eval_sets = {"validate": ["val", "val_seen"], "test": ["test"]}
 
     def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
         offset = {"train": 0, "val": 1_000_003, "val_seen": 1_500_007, "test": 2_000_003}[split]
         held_out = split in ("val", "test")
-        return generate_java_instructions(self.sizes[split], self.seed + offset, held_out=held_out)
+        extra = self.extra_words if split == "train" else 0
+        return generate_java_instructions(self.sizes[split], self.seed + offset, held_out=held_out, extra_words=extra)
 
     def render_prompt(self, prompt: str) -> str:
         if self.uses_chat_template:

@@ -38,3 +38,26 @@ def held_out(words: list[str], every: int = 5) -> tuple[list[str], list[str]]:
 
 TRAIN_WORDS_EN, HELD_OUT_WORDS_EN = held_out(sorted(set(ENGLISH)))
 TRAIN_WORDS_ES, HELD_OUT_WORDS_ES = held_out(sorted(set(SPANISH) - set(ENGLISH)))
+
+JAVA_KEYWORDS = set("""
+abstract assert boolean break byte case catch char class const continue default do double else enum
+extends final finally float for goto if implements import instanceof int interface long native new
+package private protected public return short static strictfp super switch synchronized this throw
+throws transient try void volatile while true false null var record yield sealed permits
+""".split())
+
+
+def pseudo_words(count: int, seed: int = 0) -> list[str]:
+    """Pronounceable made-up words ("tomaku", "belira") for diversity: a model that has copied
+    thousands of different words into identifiers learns the rule, not the vocabulary."""
+    import random
+
+    rng = random.Random(seed)
+    consonants, vowels = "bcdfghjklmnprstvz", "aeiou"
+    reserved = JAVA_KEYWORDS | set(ENGLISH) | set(SPANISH)
+    words: set[str] = set()
+    while len(words) < count:
+        word = "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(rng.randint(2, 4)))
+        if word not in reserved:
+            words.add(word)
+    return sorted(words)

@@ -88,5 +88,5 @@ class TokenThroughput(Callback):
         rank_zero_info(
             f"lit: fit finished in {seconds / 60:.1f} min ({train_seconds / 60:.1f} training): "
             f"{self._total_tokens} training tokens, {self._total_tokens / max(train_seconds, 1e-9):.0f} tokens/s "
-            f"({device_description(pl_module.device)})" + (f"; last {shown}" if shown else "")
+            f"({device_description(trainer.strategy.root_device)})" + (f"; last {shown}" if shown else "")
         )

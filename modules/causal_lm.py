@@ -14,7 +14,7 @@ from torchmetrics import MeanMetric
 from modules.errors import UserInputError
 from modules.hardware import resolve_dtype
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
-from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config, count_trainable
+from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
 from modules.tokenizer import load_tokenizer
 
 
@@ -150,13 +150,10 @@ class CausalLM(L.LightningModule):
         for name in self.eval_sets["validate"] + self.eval_sets["test"]:
             if name not in self.losses:
                 self.losses[name] = MeanMetric()
-            metric = datamodule.build_metric() if hasattr(datamodule, "build_metric") else None
-            if metric is not None and name not in self.metrics:
-                self.metrics[name] = metric
-
-    @property
-    def num_trainable_parameters(self) -> int:
-        return count_trainable(self)
+            if name not in self.metrics and hasattr(datamodule, "build_metric"):
+                metric = datamodule.build_metric()
+                if metric is not None:
+                    self.metrics[name] = metric
 
     # ---------------------------------------------------------------- training
     def forward(self, input_ids, attention_mask=None, labels=None):

@@ -29,12 +29,23 @@ def test_20000_generated_examples_are_unique_and_cover_every_family():
 def test_no_held_out_word_appears_in_a_training_instruction():
     held_out = set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES)
     assert not held_out & set(TRAIN_WORDS_EN + TRAIN_WORDS_ES)
-    for example in generate_java_instructions(20_000, seed=0):
+    for example in generate_java_instructions(20_000, seed=0) + generate_java_instructions(
+        20_000, seed=0, extra_words=1000
+    ):
         words = set(re.findall(r"[a-z]+", example["prompt"].lower()))
         assert not words & held_out, example["prompt"]
     for example in generate_java_instructions(200, seed=1_000_003, held_out=True):
         words = set(re.findall(r"[a-z]+", example["prompt"].lower()))
         assert words & held_out, example["prompt"]
+
+
+def test_pseudo_words_are_new_valid_identifiers():
+    from datamodules.java_words import ENGLISH, JAVA_KEYWORDS, SPANISH, pseudo_words
+
+    words = pseudo_words(1000)
+    assert len(set(words)) == 1000 and words == pseudo_words(1000)
+    assert not set(words) & (JAVA_KEYWORDS | set(ENGLISH) | set(SPANISH))
+    assert all(w.isalpha() and w.islower() for w in words)
 
 
 def test_seed_example_format():
