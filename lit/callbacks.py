@@ -53,7 +53,6 @@ class TokenThroughput(Callback):
 
     def on_fit_start(self, trainer, pl_module):
         self._tokens = torch.zeros((), dtype=torch.long, device=pl_module.device)
-        self._window_tokens = 0
         self._start = self._window_start = time.perf_counter()
         self._total_tokens = 0
         self._eval_seconds = self._window_eval_seconds = 0.0

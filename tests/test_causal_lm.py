@@ -138,3 +138,14 @@ def test_validate_before_fit_scores_the_untrained_model_first(tiny_fit_args, tmp
     assert [int(r["step"]) for r in val_rows] == [0, cli.trainer.global_step - 1]  # before, then after
     tokens = [float(r["train/tokens_per_s"]) for r in rows if r.get("train/tokens_per_s")]
     assert tokens and all(t > 0 for t in tokens)
+
+
+def test_init_weights_refuses_full_weights_under_4bit(tmp_path):
+    from modules.errors import UserInputError
+    from modules.peft_config import QuantArgs
+
+    full = tmp_path / "full.ckpt"
+    torch.save({"state_dict": {"model.lm_head.weight": torch.zeros(1)}}, full)
+    model = CausalLM(model=TINY_MISTRAL, quantization=QuantArgs(), lora=LoraArgs(), init_weights=str(full))
+    with pytest.raises(UserInputError, match="holds full weights; they cannot load into a 4-bit base"):
+        model.configure_model()
