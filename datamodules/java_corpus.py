@@ -123,6 +123,7 @@ class JavaCorpusDataModule(L.LightningDataModule):
         num_workers: int = 0,
     ):
         super().__init__()
+        self.save_hyperparameters()  # recorded in checkpoints: `lit export` rebuilds the data from them
         self.tokenizer_source = tokenizer
         self.sources = list(sources)
         self.include = include

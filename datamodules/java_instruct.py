@@ -8,13 +8,14 @@ Spanish lists (the seed's way to diversify), and held-out sets use only words ne
 from __future__ import annotations
 
 import random
-from typing import Callable, Literal, Optional
+from typing import Callable, Literal, Optional, Sequence
 
 from datamodules.java_words import (
     HELD_OUT_WORDS_EN,
     HELD_OUT_WORDS_ES,
     TRAIN_WORDS_EN,
     TRAIN_WORDS_ES,
+    load_word_list,
     pseudo_words,
 )
 from datamodules.prompt_completion import PromptCompletionDataModule
@@ -141,6 +142,7 @@ def generate_java_instructions(
     held_out: bool = False,
     families: Optional[list[str]] = None,
     extra_words: int = 0,
+    word_lists: Sequence[str] = (),
 ) -> list[dict]:
     """Unique instruction -> method examples.
 
@@ -150,11 +152,17 @@ def generate_java_instructions(
         held_out: draw words only from the held-out lists (never in a training instruction).
         families: which families to use; None is all.
         extra_words: add this many made-up words (`pseudo_words`) to the training vocabulary.
+        word_lists: add these word lists (bundled names or files, see `load_word_list`) to the
+            training vocabulary; held-out words in them are dropped, so held-out stays unseen.
     """
     en, es = (HELD_OUT_WORDS_EN, HELD_OUT_WORDS_ES) if held_out else (TRAIN_WORDS_EN, TRAIN_WORDS_ES)
     vocabulary = en + es  # mixing both languages' words in either language's instruction
-    if extra_words and not held_out:
-        vocabulary = vocabulary + pseudo_words(extra_words)
+    if not held_out:
+        extra = pseudo_words(extra_words) if extra_words else []
+        for source in word_lists:
+            extra += load_word_list(source)
+        known, unseen = set(vocabulary), set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES)
+        vocabulary = vocabulary + sorted({w for w in extra if w not in known and w not in unseen})
     names = families or list(FAMILIES)
     rng = random.Random(seed)
     seen, examples = set(), []
@@ -186,6 +194,8 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         compile_check: also measure the javac compile rate of generated methods.
         extra_words: made-up words added to the training vocabulary (not to `val_seen`): copying
             thousands of different words teaches the rule that carries to unseen words.
+        word_lists: more real words for the training vocabulary: bundled "english" (2,140 words)
+            and "spanish" (926), or text files with one word per line. Held-out words are dropped.
         **kwargs: see `PromptCompletionDataModule`.
     """
 
@@ -197,6 +207,7 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         seed: int = 0,
         compile_check: bool = True,
         extra_words: int = 0,
+        word_lists: Optional[list[str]] = None,
         **kwargs,
     ):
         if kwargs.get("chat_template") is None:  # the seed's format: the comment, a newline, the method
@@ -207,14 +218,23 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         self.seed = seed
         self.compile_check = compile_check
         self.extra_words = extra_words
+        self.word_lists = list(word_lists or [])
+        if self.word_lists:
+            from datamodules.java_words import load_word_list
+
+            for source in self.word_lists:  # a bad list fails at start-up, not after the model loads
+                load_word_list(source)
 
     eval_sets = {"validate": ["val", "val_seen"], "test": ["test"]}
 
     def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
         offset = {"train": 0, "val": 1_000_003, "val_seen": 1_500_007, "test": 2_000_003}[split]
         held_out = split in ("val", "test")
-        extra = self.extra_words if split == "train" else 0
-        return generate_java_instructions(self.sizes[split], self.seed + offset, held_out=held_out, extra_words=extra)
+        train = split == "train"
+        return generate_java_instructions(
+            self.sizes[split], self.seed + offset, held_out=held_out,
+            extra_words=self.extra_words if train else 0, word_lists=self.word_lists if train else (),
+        )  # fmt: skip
 
     def render_prompt(self, prompt: str) -> str:
         if self.uses_chat_template:

@@ -6,6 +6,11 @@ had never seen; validation and test here use only held-out words, so accuracy me
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+WORD_LISTS = Path(__file__).parent / "words"  # bundled lists: english.txt, spanish.txt
+
 # Nouns that become identifiers and message text; ASCII only so every one is a valid Java identifier.
 ENGLISH = """
 apple river stone cloud table window garden bridge candle forest engine planet rocket silver
@@ -46,6 +51,8 @@ package private protected public return short static strictfp super switch synch
 throws transient try void volatile while true false null var record yield sealed permits
 """.split())
 
+TEMPLATE_NAMES = {"i", "result"}  # local variables of the method templates: a parameter may not shadow them
+
 
 def pseudo_words(count: int, seed: int = 0) -> list[str]:
     """Pronounceable made-up words ("tomaku", "belira") for diversity: a model that has copied
@@ -61,3 +68,29 @@ def pseudo_words(count: int, seed: int = 0) -> list[str]:
         if word not in reserved:
             words.add(word)
     return sorted(words)
+
+
+def load_word_list(source: str) -> list[str]:
+    """Words from a bundled list ("english", "spanish": see `words/`) or a text file, one per line
+    (`#` starts a comment). Every word must be a lowercase ASCII Java identifier that is not a keyword;
+    anything else is an error naming the file and line."""
+    from modules.errors import UserInputError
+
+    path = WORD_LISTS / f"{source}.txt" if "/" not in source and not source.endswith(".txt") else Path(source)
+    if not path.is_file():
+        bundled = ", ".join(sorted(p.stem for p in WORD_LISTS.glob("*.txt")))
+        raise UserInputError(f"word list {source!r}: no such file (bundled lists: {bundled})")
+    words = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        word = line.split("#", 1)[0].strip()
+        if not word:
+            continue
+        if not re.fullmatch(r"[a-z][a-z0-9]*", word) or word in JAVA_KEYWORDS | TEMPLATE_NAMES:
+            raise UserInputError(
+                f"{path}:{number}: {word!r} is not usable as a Java name here "
+                "(lowercase ASCII letters/digits, not a Java keyword, not `i` or `result`)"
+            )
+        words.append(word)
+    if not words:
+        raise UserInputError(f"{path}: the word list is empty")
+    return words

@@ -49,6 +49,7 @@ class PromptCompletionDataModule(L.LightningDataModule):
         num_workers: int = 0,
     ):
         super().__init__()
+        self.save_hyperparameters()  # recorded in checkpoints: `lit export` rebuilds the data from them
         self.tokenizer_source = tokenizer
         self.files = {"train": train_file, "val": val_file, "test": test_file, "predict": predict_file}
         self.batch_size = batch_size

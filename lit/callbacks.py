@@ -37,9 +37,19 @@ class JsonlPredictionWriter(BasePredictionWriter):
         print(f"lit: wrote {sum(len(r) for r in predictions)} predictions to {out}")
 
 
+def peak_memory_gib(device: torch.device) -> float:
+    """Peak memory so far: CUDA max allocated on a GPU, the process's peak RSS on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
 class TokenThroughput(Callback):
     """Logs `train/tokens_per_s` (real tokens, padding excluded; time in validation left out) and
-    prints one summary line when fit ends.
+    `train/peak_memory_gib`, and prints one summary line at the end of fit, validate and test
+    (task metrics, wall time, tokens/s).
 
     Tokens are summed on the device and read back once per logging interval, so the training
     loop gets no extra host sync per step.
@@ -59,12 +69,29 @@ class TokenThroughput(Callback):
 
     def on_validation_start(self, trainer, pl_module):
         self._eval_start = time.perf_counter()
+        self._eval_tokens_start = getattr(pl_module, "generated_tokens", 0)
 
     def on_validation_end(self, trainer, pl_module):
+        seconds = time.perf_counter() - self._eval_start
         if trainer.state.fn == "fit" and hasattr(self, "_start"):
-            seconds = time.perf_counter() - self._eval_start
             self._eval_seconds += seconds
             self._window_eval_seconds += seconds
+        elif trainer.state.fn == "validate":
+            self._eval_summary("validate", trainer, pl_module, seconds, prefix="val")
+
+    def on_test_start(self, trainer, pl_module):
+        self.on_validation_start(trainer, pl_module)
+
+    def on_test_end(self, trainer, pl_module):
+        self._eval_summary("test", trainer, pl_module, time.perf_counter() - self._eval_start, prefix="test")
+
+    def _eval_summary(self, what: str, trainer, pl_module, seconds: float, prefix: str) -> None:
+        generated = getattr(pl_module, "generated_tokens", 0) - self._eval_tokens_start
+        speed = f", {generated} generated tokens, {generated / max(seconds, 1e-9):.0f} tokens/s" if generated else ""
+        rank_zero_info(
+            f"lit: {what} finished in {seconds:.1f} s{speed} ({device_description(trainer.strategy.root_device)})"
+            + _metrics_text(trainer, prefix)
+        )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self._tokens += batch["attention_mask"].sum()
@@ -76,16 +103,22 @@ class TokenThroughput(Callback):
             self._total_tokens += tokens
             train_seconds = now - self._window_start - self._window_eval_seconds
             pl_module.log("train/tokens_per_s", tokens / max(train_seconds, 1e-9))
+            pl_module.log("train/peak_memory_gib", peak_memory_gib(pl_module.device))
             self._window_start, self._window_eval_seconds = now, 0.0
 
     def on_fit_end(self, trainer, pl_module):
         self._total_tokens += int(self._tokens.item())
         seconds = time.perf_counter() - self._start
         train_seconds = seconds - self._eval_seconds
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val")}
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
         rank_zero_info(
             f"lit: fit finished in {seconds / 60:.1f} min ({train_seconds / 60:.1f} training): "
-            f"{self._total_tokens} training tokens, {self._total_tokens / max(train_seconds, 1e-9):.0f} tokens/s "
-            f"({device_description(trainer.strategy.root_device)})" + (f"; last {shown}" if shown else "")
+            f"{self._total_tokens} training tokens, {self._total_tokens / max(train_seconds, 1e-9):.0f} tokens/s, "
+            f"peak memory {peak_memory_gib(pl_module.device):.2f} GiB "
+            f"({device_description(trainer.strategy.root_device)})" + _metrics_text(trainer, "val", "last ")
         )
+
+
+def _metrics_text(trainer, prefix: str, label: str = "") -> str:
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(prefix)}
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
+    return f"; {label}{shown}" if shown else ""

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Optional
 
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 
 from lit.callbacks import TokenThroughput
 from lit.trainer import Trainer
+
+
+class SaveConfigToRun(SaveConfigCallback):
+    """Saves the resolved config beside the run (`config.yaml`) and logs it as the run's hyperparameters."""
+
+    def save_config(self, trainer, pl_module, stage: str) -> None:
+        import yaml
+
+        from modules.generation_log import run_directory
+
+        text = self.parser.dump(self.config, skip_none=False)
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"config": yaml.safe_load(text)})
+            folder = run_directory(logger)
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "config.yaml").write_text(text, encoding="utf-8")
 
 
 class LitCLI(LightningCLI):
@@ -26,13 +44,16 @@ class LitCLI(LightningCLI):
             self.trainer.validate(self.model, datamodule=self.datamodule)
 
 
+# lit's own commands beside LightningCLI's fit/validate/test/predict: name -> "module:function(argv)".
+COMMANDS = {"data": "lit.data_command:data_main", "report": "lit.report:report_main", "export": "lit.export:export_main"}
+
+
 def cli_main(args: Optional[list[str]] = None) -> Optional[LitCLI]:
     """Entry point of `python -m lit`; tests call it with an argument list."""
     argv = sys.argv[1:] if args is None else list(args)
-    if argv and argv[0] == "data":
-        from lit.data_command import data_main
-
-        data_main(argv[1:])
+    if argv and argv[0] in COMMANDS:
+        module, function = COMMANDS[argv[0]].split(":")
+        getattr(importlib.import_module(module), function)(argv[1:])
         return None
     import lightning as L
 
@@ -45,6 +66,7 @@ def cli_main(args: Optional[list[str]] = None) -> Optional[LitCLI]:
         subclass_mode_model=True,
         subclass_mode_data=True,
         args=args,  # None: LightningCLI reads sys.argv itself
+        save_config_callback=SaveConfigToRun,
         save_config_kwargs={"overwrite": True},
     )
 

@@ -12,6 +12,7 @@ from torch.nn.modules.module import _IncompatibleKeys
 from torchmetrics import MeanMetric
 
 from modules.errors import UserInputError
+from modules.generation_log import log_generations
 from modules.hardware import resolve_dtype
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
@@ -36,6 +37,9 @@ class CausalLM(L.LightningModule):
             corpus stage's checkpoint under the instruction stage). Unlike `--ckpt_path`, optimizer,
             step and epoch start fresh. A full checkpoint loads into the base before LoRA is added
             (not with quantization); an adapter-only one loads into the same LoRA settings.
+        log_generations: how many examples of each evaluation set (always the same ones: the first
+            of the set) are logged with their generation at every validation: a W&B Table per set,
+            and `generations.jsonl` in the run directory.
     """
 
     def __init__(
@@ -50,6 +54,7 @@ class CausalLM(L.LightningModule):
         max_new_tokens: int = 48,
         trust_remote_code: bool = False,
         init_weights: Optional[str] = None,
+        log_generations: int = 8,
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
@@ -69,6 +74,9 @@ class CausalLM(L.LightningModule):
         self.max_new_tokens = max_new_tokens
         self.trust_remote_code = trust_remote_code
         self.init_weights = init_weights
+        self.log_generations = log_generations
+        self.samples: dict[str, list[dict]] = {}  # per evaluation set: the logged generations
+        self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
         self.tokenizer = None
         self.metrics = torch.nn.ModuleDict()  # task metrics, one per evaluation set, set in `setup`
@@ -165,6 +173,8 @@ class CausalLM(L.LightningModule):
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
         self.log("train/loss", loss, prog_bar=True)
+        if self._trainer is not None and self.trainer.optimizers:
+            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
 
     def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
@@ -180,6 +190,16 @@ class CausalLM(L.LightningModule):
         if name in self.metrics and "prompt_ids" in batch:
             completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])
             self.metrics[name].update(completions, batch["references"])
+            self._keep_samples(name, batch, completions)
+
+    def _keep_samples(self, name: str, batch, completions: list[str]) -> None:
+        samples = self.samples.setdefault(name, [])
+        score = getattr(self.trainer.datamodule, "score", None)
+        for prompt, completion, reference in zip(batch["prompts"], completions, batch["references"]):
+            if len(samples) >= self.log_generations:
+                return
+            value = score(completion, reference) if score and reference is not None else None
+            samples.append({"prompt": prompt, "generated": completion, "reference": reference, "score": value})
 
     def on_validation_epoch_start(self) -> None:
         self._reset_metrics(self.eval_sets["validate"])
@@ -200,6 +220,7 @@ class CausalLM(L.LightningModule):
             for group in (self.losses, self.metrics):
                 if name in group:
                     group[name].reset()
+            self.samples.pop(name, None)
 
     def _log_metrics(self, names: list[str]) -> None:
         for name in names:
@@ -209,6 +230,10 @@ class CausalLM(L.LightningModule):
             if name in self.metrics:
                 values = self.metrics[name].compute()  # reduces across processes
                 self.log_dict({f"{name}/{k}": v for k, v in values.items()}, prog_bar=True, add_dataloader_idx=False)
+        if self.trainer.is_global_zero and not self.trainer.sanity_checking:
+            for name in names:
+                if self.samples.get(name):
+                    log_generations(self.trainer, f"{name}/generations", self.samples[name])
 
     # ---------------------------------------------------------------- generation
     @torch.no_grad()
@@ -226,6 +251,9 @@ class CausalLM(L.LightningModule):
             eos_token_id=self.tokenizer.eos_token_id,
         )
         self.model.train(was_training)
+        new = output[:, prompt_ids.shape[1] :]
+        ended = (new == self.tokenizer.eos_token_id).int().cumsum(1)  # up to and including the first EOS
+        self.generated_tokens += int(((ended - (new == self.tokenizer.eos_token_id).int()) == 0).sum())
         return self.tokenizer.batch_decode(output[:, prompt_ids.shape[1] :], skip_special_tokens=True)
 
     def predict_step(self, batch, batch_idx):
@@ -253,6 +281,10 @@ class CausalLM(L.LightningModule):
         return {name for name, p in self.named_parameters() if p.requires_grad}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        if datamodule is not None:  # so `lit export` can check itself on this run's held-out prompts
+            kind = type(datamodule)
+            checkpoint["lit_datamodule"] = {"class_path": f"{kind.__module__}.{kind.__qualname__}", "init_args": dict(datamodule.hparams)}
         if self.lora is None:
             return
         # The base weights are the hub's/embedded model's; a checkpoint holds the adapter only.

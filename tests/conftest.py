@@ -20,6 +20,14 @@ def _at_repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)
 
 
+@pytest.fixture(autouse=True)
+def _finish_wandb_runs():
+    """A W&B run lives until its process ends; each test gets its own."""
+    yield
+    if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
+        sys.modules["wandb"].finish(quiet=True)
+
+
 @pytest.fixture
 def tiny_fit_args(tmp_path):
     """A fit of the tiny 4-bit + LoRA sums config, writing under tmp_path."""

@@ -1,0 +1,33 @@
+"""Sample generations of each validation, for people to read: a W&B Table and a local JSONL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+COLUMNS = ["prompt", "generated", "reference", "score"]
+
+
+def run_directory(logger) -> Optional[Path]:
+    """The folder a logger writes its run into, when it has one on disk."""
+    folder = getattr(logger, "run_dir", None) or getattr(logger, "log_dir", None)
+    return Path(folder) if folder else None
+
+
+def log_generations(trainer, key: str, rows: list[dict]) -> None:
+    """Log `rows` (prompt, generated, reference, score) under `key` at the current step.
+
+    Loggers with tables (W&B) get a Table, so the dashboard shows the same prompts epoch after
+    epoch; every logger with a run directory also gets the rows appended to `generations.jsonl`.
+    """
+    step = trainer.global_step
+    for logger in trainer.loggers:
+        if hasattr(logger, "log_table"):
+            logger.log_table(key=key, columns=COLUMNS, data=[[r[c] for c in COLUMNS] for r in rows], step=step)
+        folder = run_directory(logger)
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / "generations.jsonl", "a", encoding="utf-8") as f:
+                for row in rows:
+                    f.write(json.dumps({"step": step, "set": key.split("/")[0], **row}, ensure_ascii=False) + "\n")
