@@ -18,6 +18,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from datamodules.distributed import eval_sampler
 from datamodules.records import DataError, iter_records
 from modules.tokenizer import load_tokenizer
 
@@ -176,6 +177,7 @@ class JavaCorpusDataModule(L.LightningDataModule):
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         return DataLoader(
             list(self.blocks[name]), batch_size=self.batch_size, shuffle=shuffle,
+            sampler=None if name == "train" else eval_sampler(self.blocks[name]),
             collate_fn=self.collate, num_workers=self.num_workers,
         )  # fmt: skip
 

@@ -13,6 +13,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 
+from datamodules.distributed import eval_sampler
 from datamodules.records import DataError, read_examples
 from modules.tokenizer import load_tokenizer
 
@@ -184,6 +185,7 @@ class PromptCompletionDataModule(L.LightningDataModule):
             self.datasets[split],
             batch_size=self.batch_size if split == "train" else self.eval_batch_size,
             shuffle=shuffle,
+            sampler=None if split == "train" else eval_sampler(self.datasets[split]),
             collate_fn=self.collate,
             num_workers=self.num_workers,
         )

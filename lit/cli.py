@@ -48,8 +48,9 @@ class LitCLI(LightningCLI):
 COMMANDS = {"data": "lit.data_command:data_main", "report": "lit.report:report_main", "export": "lit.export:export_main"}
 
 
-def cli_main(args: Optional[list[str]] = None) -> Optional[LitCLI]:
-    """Entry point of `python -m lit`; tests call it with an argument list."""
+def cli_main(args: Optional[list[str]] = None, run: bool = True) -> Optional[LitCLI]:
+    """Entry point of `python -m lit`; tests call it with an argument list (`run=False`: build the
+    model, data and Trainer from the arguments, without a subcommand, and stop there)."""
     argv = sys.argv[1:] if args is None else list(args)
     if argv and argv[0] in COMMANDS:
         module, function = COMMANDS[argv[0]].split(":")
@@ -66,6 +67,7 @@ def cli_main(args: Optional[list[str]] = None) -> Optional[LitCLI]:
         subclass_mode_model=True,
         subclass_mode_data=True,
         args=args,  # None: LightningCLI reads sys.argv itself
+        run=run,
         save_config_callback=SaveConfigToRun,
         save_config_kwargs={"overwrite": True},
     )

@@ -64,7 +64,7 @@ def dense_base_state(model) -> dict[str, torch.Tensor]:
         for key, tensor in module.named_parameters(recurse=False):
             state[f"{plain}.{key}"] = tensor.detach().float()
         for key, tensor in module.named_buffers(recurse=False):
-            if tensor is not None:
+            if tensor is not None and key not in module._non_persistent_buffers_set:  # e.g. rotary inv_freq
                 state[f"{plain}.{key}"] = tensor.detach()
     return state
 

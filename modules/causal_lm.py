@@ -15,6 +15,7 @@ from modules.errors import UserInputError
 from modules.generation_log import log_generations
 from modules.hardware import resolve_dtype
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
+from modules.strategies import check_quantization_support
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
 from modules.tokenizer import load_tokenizer
 
@@ -94,6 +95,9 @@ class CausalLM(L.LightningModule):
             return
         from transformers import AutoModelForCausalLM
 
+        strategy = self.trainer.strategy if self._trainer is not None else None
+        if self.quantization is not None:  # unsupported strategy + 4-bit combinations fail before loading
+            check_quantization_support(strategy, True, self.quantization.quant_storage)
         init = self._read_init_weights()  # before the expensive load, so a bad path fails fast
         path = resolve_model_source(self.source)
         accelerator = self._accelerator()
@@ -102,7 +106,7 @@ class CausalLM(L.LightningModule):
             dtype = torch.float32  # weights that train keep fp32 master copies; mixed precision does the rest
         kwargs: dict[str, Any] = dict(dtype=dtype, trust_remote_code=self.trust_remote_code)
         if self.quantization is not None:
-            kwargs["quantization_config"] = bnb_config(self.quantization, accelerator)
+            kwargs["quantization_config"] = bnb_config(self.quantization, accelerator, strategy)
             # Each process loads the 4-bit base onto its own device, never "auto" across devices.
             device = self.trainer.strategy.root_device if self._trainer is not None else torch.device("cpu")
             kwargs["device_map"] = {"": device}
