@@ -7,8 +7,10 @@ import sys
 from typing import Optional
 
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.utilities import rank_zero_info
 
 from lit.callbacks import TokenThroughput
+from lit.fault_tolerance import find_last_checkpoint
 from lit.trainer import Trainer
 
 
@@ -33,6 +35,8 @@ class LitCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         # The model names its source once; the data module renders with that model's tokenizer.
         parser.link_arguments("model.init_args.model", "data.init_args.tokenizer")
+        # Model code from the hub runs only where a config says so, for the tokenizer as for the model.
+        parser.link_arguments("model.init_args.trust_remote_code", "data.init_args.trust_remote_code")
         parser.add_argument(
             "--validate_before_fit", type=bool, default=False,
             help="Score the untrained model on the validation sets first (the 'before' of before/after).",
@@ -40,8 +44,16 @@ class LitCLI(LightningCLI):
         parser.add_lightning_class_args(TokenThroughput, "throughput")  # always on
 
     def before_fit(self) -> None:
+        config = self.config_init.get(self.subcommand, self.config_init)
+        if config.get("ckpt_path") == "last":
+            found = find_last_checkpoint(self.trainer)
+            if found is not None:
+                config["ckpt_path"] = str(found)
         if self.config.get(self.subcommand, self.config).get("validate_before_fit"):
-            self.trainer.validate(self.model, datamodule=self.datamodule)
+            if config.get("ckpt_path") not in (None, "last"):  # a resumed run's "before" was scored already
+                rank_zero_info("lit: resuming, so validate_before_fit is skipped (the first run scored the untrained model)")
+            else:
+                self.trainer.validate(self.model, datamodule=self.datamodule)
 
 
 # lit's own commands beside LightningCLI's fit/validate/test/predict: name -> "module:function(argv)".
