@@ -48,18 +48,23 @@ def check_items(items: list[dict], split: str, tokenizer, max_length: int, train
         longest = max(len(i["prompt_ids"]) for i in cut_away)
         raise DataError(
             f"{_named(cut_away, total, split)}: the prompt alone is up to {longest} tokens, so "
-            f"max_length={max_length} cuts away the whole completion; raise data.max_length or shorten the prompts"
+            f"max_length={max_length} cuts away the whole completion; "
+            "raise data.max_length or shorten the prompts"
         )
     bos_expected = tokenizer_adds_bos(tokenizer)
     doubled = [i for i in items if leading_bos(i["input_ids"], tokenizer) > 1]
     if doubled:
-        raise DataError(f"{_named(doubled, total, split)}: start with more than one BOS token ({tokenizer.bos_token!r}); "
-                        "the prompt template and the data both add one")  # fmt: skip
+        raise DataError(
+            f"{_named(doubled, total, split)}: start with more than one BOS token ({tokenizer.bos_token!r}); "
+            "the prompt template and the data both add one"
+        )
     if bos_expected:
         missing = [i for i in items if leading_bos(i["input_ids"], tokenizer) == 0]
         if missing:
-            raise DataError(f"{_named(missing, total, split)}: do not start with the BOS token {tokenizer.bos_token!r} "
-                            "that this tokenizer's model expects")  # fmt: skip
+            raise DataError(
+                f"{_named(missing, total, split)}: do not start with the BOS token {tokenizer.bos_token!r} "
+                "that this tokenizer's model expects"
+            )
     bad_end, inner_eos, empty = [], [], []
     for item in items:
         trained = [t for t in item["labels"] if t != IGNORE_INDEX]
@@ -70,12 +75,15 @@ def check_items(items: list[dict], split: str, tokenizer, max_length: int, train
         if train and trained in ([], [eos]):
             empty.append(item)
     if bad_end:
-        raise DataError(f"{_named(bad_end, total, split)}: do not end with a trained EOS token ({tokenizer.eos_token!r}); "
-                        "the model would never learn to stop")  # fmt: skip
+        raise DataError(
+            f"{_named(bad_end, total, split)}: do not end with a trained EOS token "
+            f"({tokenizer.eos_token!r}); the model would never learn to stop"
+        )
     if inner_eos:
         raise DataError(
-            f"{_named(inner_eos, total, split)}: the completion itself contains the EOS token {tokenizer.eos_token!r} "
-            "(lit adds the one that ends it); generation would stop there. Remove it from the data"
+            f"{_named(inner_eos, total, split)}: the completion itself contains the EOS token "
+            f"{tokenizer.eos_token!r} (lit adds the one that ends it); generation would stop there. "
+            "Remove it from the data"
         )
     if empty:
         raise DataError(f"{_named(empty, total, split)}: empty completion, nothing to train on but the EOS")
@@ -97,17 +105,22 @@ def check_batch(batch: dict, tokenizer) -> None:
     lengths = batch["attention_mask"].sum(1).tolist()
     for row, length in enumerate(lengths):
         labels = batch["labels"][row]
-        if batch["input_ids"][row, length - 1] == tokenizer.eos_token_id and labels[length - 1] == IGNORE_INDEX:
+        if (
+            batch["input_ids"][row, length - 1] == tokenizer.eos_token_id
+            and labels[length - 1] == IGNORE_INDEX
+        ):
             raise DataError(
-                "the batch masks out the EOS that ends each completion (label -100): with the pad token equal "
-                "to EOS, padding must be masked by position (attention mask), not by token id"
+                "the batch masks out the EOS that ends each completion (label -100): with the pad token "
+                "equal to EOS, padding must be masked by position (attention mask), not by token id"
             )
         if labels[0] != IGNORE_INDEX:
-            raise DataError("the batch trains on the first prompt token: the prompt is not masked out of the loss")
+            raise DataError(
+                "the batch trains on the first prompt token: the prompt is not masked out of the loss"
+            )
 
 
 def describe(item: dict, tokenizer, split: str, index: int, total: int) -> str:
-    """One tokenized example as text: the rendering, then its tokens split by the label mask ("|" between tokens)."""
+    """One tokenized example as text: the rendering, then its tokens ("|" between) split by the label mask."""
     pieces = [tokenizer.decode([t]).replace("\n", "\\n") for t in item["input_ids"]]
     masked = [p for p, label in zip(pieces, item["labels"]) if label == IGNORE_INDEX]
     trained = [p for p, label in zip(pieces, item["labels"]) if label != IGNORE_INDEX]
@@ -130,4 +143,6 @@ def preflight(datamodule, splits: list[str]) -> None:
     rank_zero_info(describe(train[0], tokenizer, "train", 0, len(train)))
     sizes = ", ".join(f"{len(datamodule.datasets[s])} {s}" for s in splits)
     longest = max(i["length"] for s in splits for i in datamodule.datasets[s])
-    rank_zero_info(f"lit: pre-flight passed: {sizes} examples, longest {longest} tokens (max_length {max_length})")
+    rank_zero_info(
+        f"lit: pre-flight passed: {sizes} examples, longest {longest} tokens (max_length {max_length})"
+    )

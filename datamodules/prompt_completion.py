@@ -151,7 +151,7 @@ class PromptCompletionDataModule(L.LightningDataModule):
             completion_ids = self._encode(separator + completion)
         eos = self.tokenizer.eos_token_id
         if eos is None:
-            raise DataError(f"tokenizer {self.tokenizer_source!r} has no EOS token: completions could not end with one")
+            raise DataError(f"tokenizer {self.tokenizer_source!r} has no EOS token to end completions with")
         completion_ids = completion_ids + [eos]
         input_ids = prompt_ids + completion_ids
         labels = [IGNORE_INDEX] * len(prompt_ids) + completion_ids
@@ -205,7 +205,7 @@ class PromptCompletionDataModule(L.LightningDataModule):
             batch_size=self.eval_batch_size,
             collate_fn=self.collate,
             num_workers=self.num_workers,
-            generator=torch.Generator().manual_seed(0),  # not the global RNG: evaluation leaves training's draws alone
+            generator=torch.Generator().manual_seed(0),  # not the global RNG that dropout draws from
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -30,8 +30,8 @@ def iter_jsonl(path: Path) -> Iterator[tuple[dict, str]]:
             try:  # a byte-order mark (some Windows editors write one) is not part of the first record
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as error:
-                raise DataError(f"{where}: not valid UTF-8 ({error.reason} at byte {error.start} of the line); "
-                                "save the file as UTF-8") from None  # fmt: skip
+                problem = f"not valid UTF-8 ({error.reason} at byte {error.start} of the line)"
+                raise DataError(f"{where}: {problem}; save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
@@ -39,7 +39,8 @@ def iter_jsonl(path: Path) -> Iterator[tuple[dict, str]]:
             except json.JSONDecodeError as error:
                 # The last line with no newline and broken JSON: the file was cut off (an interrupted copy).
                 cut = " (the file ends inside this record: truncated?)" if not raw.endswith(b"\n") else ""
-                raise DataError(f"{where}: not valid JSON ({error.msg} at column {error.colno}){cut}") from None
+                problem = f"not valid JSON: {error.msg} (column {error.pos + 1}){cut}"
+                raise DataError(f"{where}: {problem}") from None
             if not isinstance(record, dict):
                 raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
             yield record, where

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pickle
 import sys
 from typing import Optional
 
@@ -10,7 +11,7 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_info
 
 from lit.callbacks import TokenThroughput
-from lit.fault_tolerance import find_last_checkpoint
+from lit.fault_tolerance import find_last_checkpoint, unreadable_checkpoint
 from lit.trainer import Trainer
 
 
@@ -43,6 +44,17 @@ class LitCLI(LightningCLI):
         )  # fmt: skip
         parser.add_lightning_class_args(TokenThroughput, "throughput")  # always on
 
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI reads the checkpoint's hyperparameters first; a bad file is one message there too.
+        try:
+            super()._parse_ckpt_path()
+        except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
+            path = self.config[self.config.subcommand].get("ckpt_path")
+            friendly = unreadable_checkpoint(path, error)
+            if friendly is None:
+                raise
+            raise friendly from None
+
     def before_fit(self) -> None:
         config = self.config_init.get(self.subcommand, self.config_init)
         if config.get("ckpt_path") == "last":
@@ -51,7 +63,7 @@ class LitCLI(LightningCLI):
                 config["ckpt_path"] = str(found)
         if self.config.get(self.subcommand, self.config).get("validate_before_fit"):
             if config.get("ckpt_path") not in (None, "last"):  # a resumed run's "before" was scored already
-                rank_zero_info("lit: resuming, so validate_before_fit is skipped (the first run scored the untrained model)")
+                rank_zero_info("lit: resuming: no validate_before_fit (the first run scored the base model)")
             else:
                 self.trainer.validate(self.model, datamodule=self.datamodule)
 

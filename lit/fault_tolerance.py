@@ -40,7 +40,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         super().__init__()
         self.last_saved: Optional[str] = None  # named by the non-finite-loss message
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Optional[Any] = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path, storage_options: Optional[Any] = None
+    ) -> None:
         if "://" in str(path):  # remote storage: an object store's upload is already all-or-nothing
             return super().save_checkpoint(checkpoint, path, storage_options)
         path = Path(path)
@@ -68,19 +70,32 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         weights_only = True if weights_only is None else weights_only
         try:
             return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
-        except FileNotFoundError:
-            raise UserInputError(f"checkpoint {path} does not exist") from None
-        except pickle.UnpicklingError as error:
-            lines = [line.strip() for line in str(error).splitlines() if "Unsupported global" in line]
-            detail = f" ({lines[0].split('. ')[0][:160]})" if lines else ""
-            raise UserInputError(
-                f"checkpoint {path} holds Python objects besides tensors and plain data{detail}; lit loads "
-                "checkpoints with torch.load(weights_only=True), which will not run the code such objects bring"
-            ) from None
-        except (RuntimeError, EOFError) as error:
-            if isinstance(error, EOFError) or "zip archive" in str(error) or "PytorchStreamReader" in str(error):
-                raise UserInputError(f"checkpoint {path} cannot be read: the file is truncated or corrupt") from None
-            raise
+        except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
+            friendly = unreadable_checkpoint(path, error)
+            if friendly is None:
+                raise
+            raise friendly from None
+
+
+def unreadable_checkpoint(path, error: BaseException) -> Optional[UserInputError]:
+    """The one-line message for a checkpoint torch.load refused, or None for an error of another kind."""
+    if isinstance(error, FileNotFoundError):
+        return UserInputError(f"checkpoint {path} does not exist")
+    if isinstance(error, pickle.UnpicklingError):
+        lines = [line.strip() for line in str(error).splitlines() if "Unsupported global" in line]
+        detail = f" ({lines[0].split('. ')[0][:160]})" if lines else ""
+        return UserInputError(
+            f"checkpoint {path} holds Python objects besides tensors and plain data{detail}; lit loads "
+            "checkpoints with torch.load(weights_only=True), which will not run the code such objects bring"
+        )
+    text = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
+    if (
+        isinstance(error, (OSError, EOFError))
+        or "zip archive" in str(error)
+        or "PytorchStreamReader" in str(error)
+    ):
+        return UserInputError(f"checkpoint {path} cannot be read: the file is truncated or corrupt ({text})")
+    return None
 
 
 def collect_rng_states() -> dict[str, Any]:
@@ -134,7 +149,7 @@ class RngState(Callback):
 
 
 def last_checkpoint_path(trainer) -> Path:
-    """Where `--ckpt_path last` looks: the first ModelCheckpoint's folder, else default_root_dir/checkpoints."""
+    """Where an interrupted run saves: the first ModelCheckpoint's folder, or default_root_dir/checkpoints."""
     for callback in trainer.checkpoint_callbacks:
         if isinstance(callback, ModelCheckpoint) and callback.dirpath:
             return Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
@@ -151,7 +166,12 @@ def find_last_checkpoint(trainer) -> Optional[Path]:
     roots = {Path(trainer.default_root_dir)}
     roots |= {Path(logger.save_dir) for logger in trainer.loggers if getattr(logger, "save_dir", None)}
     roots |= {Path(c.dirpath) for c in trainer.checkpoint_callbacks if getattr(c, "dirpath", None)}
-    patterns = ["last*.ckpt", "checkpoints/last*.ckpt", "*/checkpoints/last*.ckpt", "*/*/checkpoints/last*.ckpt"]
+    patterns = [
+        "last*.ckpt",
+        "checkpoints/last*.ckpt",
+        "*/checkpoints/last*.ckpt",
+        "*/*/checkpoints/last*.ckpt",
+    ]
     found = {path for root in roots for pattern in patterns for path in root.glob(pattern) if path.is_file()}
     return max(found, key=lambda path: path.stat().st_mtime) if found else None
 
@@ -192,17 +212,26 @@ class SaveOnInterrupt(Callback):
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         if isinstance(exception, KeyboardInterrupt):
-            rank_zero_info("lit: stopped at once by a second Ctrl-C; no checkpoint for this point, earlier ones are kept")
+            which = "a second Ctrl-C" if self.signal == signal.SIGINT else "Ctrl-C"
+            rank_zero_info(
+                f"lit: stopped at once by {which}; no checkpoint for this point, earlier ones are kept"
+            )
             return
-        if not isinstance(exception, SIGTERMException) or trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking:
+        if (
+            not isinstance(exception, SIGTERMException)
+            or trainer.state.fn != TrainerFn.FITTING
+            or trainer.sanity_checking
+        ):
             return
-        name = signal.Signals(self.signal or signal.SIGTERM).name
+        name = (
+            "Ctrl-C (SIGINT)"
+            if self.signal == signal.SIGINT
+            else signal.Signals(self.signal or signal.SIGTERM).name
+        )
         path = last_checkpoint_path(trainer)
         trainer.save_checkpoint(path)
         exception.code = 128 + (self.signal or signal.SIGTERM)  # SystemExit's status once it leaves `fit`
-        has_callback = any(isinstance(c, ModelCheckpoint) for c in trainer.checkpoint_callbacks)
-        resume = "--ckpt_path last" if has_callback else f"--ckpt_path {path}"
-        rank_zero_info(
-            f"lit: {name} received: stopped after step {trainer.global_step} (epoch {trainer.current_epoch}) and saved "
-            f"{path}. Resume with the same command plus {resume}"
+        rank_zero_info(  # `lit fit` finds this file for `last` (find_last_checkpoint)
+            f"lit: {name} received: stopped after step {trainer.global_step} (epoch {trainer.current_epoch}) "
+            f"and saved {path}. Resume with the same command plus --ckpt_path last"
         )

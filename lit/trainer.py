@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional, Union
 
 import lightning as L
-from lightning.fabric.plugins import CheckpointIO
+from lightning.fabric.plugins import TorchCheckpointIO
 
 from lit.fault_tolerance import AtomicCheckpointIO, RngState, SaveOnInterrupt
 from modules.hardware import resolve_precision
@@ -22,11 +22,6 @@ class Trainer(L.Trainer):
                 slower. Any Lightning precision ("32-true", "bf16-mixed", "16-mixed", ...) is passed on.
         """
         accelerator = kwargs.get("accelerator")
-        plugins = kwargs.get("plugins") or []
-        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
-        if not any(isinstance(p, CheckpointIO) for p in plugins):  # a config's own CheckpointIO wins
-            plugins.append(AtomicCheckpointIO())
-        kwargs["plugins"] = plugins
         callbacks = kwargs.get("callbacks") or []
         callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
         for always in (SaveOnInterrupt, RngState):
@@ -34,3 +29,6 @@ class Trainer(L.Trainer):
                 callbacks.append(always())
         kwargs["callbacks"] = callbacks
         super().__init__(*args, precision=resolve_precision(precision, accelerator), **kwargs)
+        # Lightning's default writer only: a config's own CheckpointIO, or a strategy's (XLA), stays.
+        if type(self.strategy.checkpoint_io) is TorchCheckpointIO:
+            self.strategy.checkpoint_io = AtomicCheckpointIO()

@@ -174,8 +174,9 @@ class CausalLM(L.LightningModule):
         loss = self._loss(batch)
         # One host sync per step, before backward: a NaN never reaches the weights or a checkpoint.
         if not torch.isfinite(loss):
-            self._stop_non_finite(f"train/loss is {loss.item()} at step {self.global_step} "
-                                  f"(epoch {self.current_epoch}, batch {batch_idx})")  # fmt: skip
+            where = f"step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
+            message = f"train/loss is {loss.item()} at {where}: stopped before this step updated any weight"
+            self._stop_non_finite(message)
         self.log("train/loss", loss, prog_bar=True)
         if self._trainer is not None and self.trainer.optimizers:
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
@@ -289,8 +290,8 @@ class CausalLM(L.LightningModule):
         latest = getattr(io, "last_saved", None) or self.trainer.ckpt_path
         kept = f"the last checkpoint written, {latest}, is kept" if latest else "no checkpoint had been written yet"
         raise NonFiniteLossError(
-            f"{what}: training stopped before it changed any weight; {kept}. Usual causes: a learning rate "
-            "too high, fp16 overflow (try precision bf16-mixed or 32-true), or a bad batch"
+            f"{what}; {kept}. Usual causes: a learning rate too high, fp16 overflow (try precision "
+            "bf16-mixed or 32-true), or a bad batch"
         )
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -298,7 +299,7 @@ class CausalLM(L.LightningModule):
             bad = [k for k in self._trainable_keys() if not torch.isfinite(self.get_parameter(k)).all()]
             if bad:
                 self._stop_non_finite(f"{len(bad)} trained weight(s) are not finite at step {self.global_step} "
-                                      f"(e.g. {bad[0]})")  # fmt: skip
+                                      f"(e.g. {bad[0]}): this checkpoint is not written")  # fmt: skip
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         if datamodule is not None:  # so `lit export` can check itself on this run's held-out prompts
             kind = type(datamodule)

@@ -20,6 +20,7 @@ from modules.causal_lm import CausalLM
 from modules.errors import NonFiniteLossError, UserInputError
 from tests.conftest import TINY_MISTRAL
 
+
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Tiny models: a second CPU thread only adds synchronisation (measured 30x slower per step on a
@@ -68,7 +69,8 @@ def _args(tmp_path, root: str, version: str, *extra: str, every_step: bool = Fal
         (tmp_path / "every_step.yaml").write_text(EVERY_STEP, encoding="utf-8")
         configs += ["--config", str(tmp_path / "every_step.yaml")]
     return ["fit", *configs, "--trainer.default_root_dir", str(tmp_path / root),
-            "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(tmp_path / root),
+            "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
+            "--trainer.logger.save_dir", str(tmp_path / root),
             "--trainer.logger.name", "", "--trainer.logger.version", version, *extra]  # fmt: skip
 
 
@@ -76,7 +78,9 @@ def _logged(tmp_path, root: str, version: str) -> dict[int, tuple[float, float]]
     """step -> (train/loss, train/lr) as the CSV logger wrote them."""
     with open(tmp_path / root / version / "metrics.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    return {int(r["step"]): (float(r["train/loss"]), float(r["train/lr"])) for r in rows if r.get("train/loss")}
+    return {
+        int(r["step"]): (float(r["train/loss"]), float(r["train/lr"])) for r in rows if r.get("train/loss")
+    }
 
 
 def _signal_at(monkeypatch, step: int, signum: int, times: int = 1) -> None:
@@ -102,7 +106,9 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(mode, tmp_path,
     assert stop.value.code == 128 + signal.SIGTERM
     saved = torch.load(tmp_path / "resumed" / "first" / "checkpoints" / "last.ckpt", weights_only=True)
     assert saved["global_step"] == 4
-    assert saved["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"seed": 0, "epoch": 1, "batches": 1}]
+    assert saved["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [
+        {"seed": 0, "epoch": 1, "batches": 1}
+    ]
     resumed = cli_main(_args(tmp_path, "resumed", "second", *extra, "--ckpt_path", "last"))
     assert resumed.trainer.global_step == 6
 
@@ -126,21 +132,24 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(mode, tmp_path,
 def test_sigterm_to_a_running_fit_leaves_a_checkpoint_that_resumes(tmp_path):
     root = tmp_path / "run"
     args = _args(tmp_path, "run", "v", "--trainer.max_epochs", "1000", every_step=True)
-    log = open(tmp_path / "stderr.txt", "w+", encoding="utf-8")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "lit", *args], stdout=subprocess.DEVNULL, stderr=log, env=env)
+    log = tmp_path / "stderr.txt"
     last = root / "v" / "checkpoints" / "last.ckpt"
-    try:
-        deadline = time.monotonic() + 240
-        while not last.exists() and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)  # training has begun once the first step's checkpoint exists
-        assert last.exists(), Path(log.name).read_text(encoding="utf-8")[-3000:]
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    stderr = Path(log.name).read_text(encoding="utf-8")
+    with open(log, "w", encoding="utf-8") as err:
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lit", *args], stdout=subprocess.DEVNULL, stderr=err, env=env
+        )
+        try:
+            deadline = time.monotonic() + 240
+            while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)  # training has begun once the first step's checkpoint exists
+            assert last.exists(), log.read_text(encoding="utf-8")[-3000:]
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    stderr = log.read_text(encoding="utf-8")
     assert code == 128 + signal.SIGTERM, stderr[-3000:]
     assert "lit: SIGTERM received: stopped after step" in stderr and "--ckpt_path last" in stderr
     assert "Traceback" not in stderr
@@ -148,23 +157,29 @@ def test_sigterm_to_a_running_fit_leaves_a_checkpoint_that_resumes(tmp_path):
     step = torch.load(last, weights_only=True)["global_step"]
     assert step >= 1
     # The same command plus --ckpt_path last (and a step limit, to end the test), as the message says.
-    resumed = cli_main(args + ["--trainer.logger.version", "w", "--trainer.max_steps", str(step + 2), "--ckpt_path", "last"])
+    resumed = cli_main(
+        args + ["--trainer.logger.version", "w", "--trainer.max_steps", str(step + 2), "--ckpt_path", "last"]
+    )
     assert resumed.trainer.ckpt_path == str(last)
     assert resumed.trainer.global_step == step + 2
 
 
 @pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_saves_a_checkpoint_and_a_second_one_stops_at_once(presses, tmp_path, monkeypatch):
+def test_ctrl_c_saves_a_checkpoint_and_a_second_one_stops_at_once(presses, tmp_path, monkeypatch, caplog):
     _signal_at(monkeypatch, 2, signal.SIGINT, times=presses)
-    with pytest.raises(SystemExit) as stop:
+    with caplog.at_level("INFO"), pytest.raises(SystemExit) as stop:
         cli_main(_args(tmp_path, "run", "v", *MODES["full"]))
     last = tmp_path / "run" / "v" / "checkpoints" / "last.ckpt"
     if presses == 1:  # stops after the batch, saves, exits 130 like a shell's Ctrl-C
         assert stop.value.code == 128 + signal.SIGINT
         assert torch.load(last, weights_only=True)["global_step"] == 2
+        assert (
+            f"lit: Ctrl-C (SIGINT) received: stopped after step 2 (epoch 0) and saved {last}" in caplog.text
+        )
     else:  # the second press interrupts at once: no checkpoint of a half-done step
         assert stop.value.code == 1
         assert not last.exists()
+        assert "lit: stopped at once by a second Ctrl-C" in caplog.text
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler does not outlive fit
 
 
@@ -186,11 +201,19 @@ def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypat
 
 # ---------------------------------------------------------------- 3. non-finite loss
 @pytest.mark.parametrize("what", ["loss", "weights"])
-def test_non_finite_loss_or_weights_stop_the_run_and_keep_the_last_good_checkpoint(what, tmp_path, monkeypatch):
+def test_non_finite_loss_or_weights_stop_the_run_and_keep_the_last_good_checkpoint(
+    what, tmp_path, monkeypatch
+):
     if what == "loss":
-        loss = CausalLM._loss
-        monkeypatch.setattr(CausalLM, "_loss", lambda self, batch: loss(self, batch) * (float("nan") if self.training and self.global_step == 3 else 1))  # noqa: E501
-        message = r"train/loss is nan at step 3 \(epoch 1, batch 0\): training stopped before it changed any weight"
+        real_loss = CausalLM._loss
+
+        def nan_at_step_3(self, batch):
+            return real_loss(self, batch) * (float("nan") if self.training and self.global_step == 3 else 1.0)
+
+        monkeypatch.setattr(CausalLM, "_loss", nan_at_step_3)
+        message = (
+            r"train/loss is nan at step 3 \(epoch 1, batch 0\): stopped before this step updated any weight"
+        )
     else:  # a finite loss whose update still breaks the weights (an overflow in backward, say)
 
         def on_before_optimizer_step(self, optimizer):
@@ -198,7 +221,9 @@ def test_non_finite_loss_or_weights_stop_the_run_and_keep_the_last_good_checkpoi
                 next(p for p in self.parameters() if p.requires_grad).grad.fill_(float("inf"))
 
         monkeypatch.setattr(CausalLM, "on_before_optimizer_step", on_before_optimizer_step)
-        message = r"trained weight\(s\) are not finite at step 4"
+        message = (
+            r"1 trained weight\(s\) are not finite at step 4 \(e.g. .*\): this checkpoint is not written"
+        )
     with pytest.raises(NonFiniteLossError, match=message) as error:
         cli_main(_args(tmp_path, "run", "v", *MODES["full"], every_step=True))
     last = tmp_path / "run" / "v" / "checkpoints" / "last.ckpt"
@@ -235,14 +260,16 @@ def test_preflight_refuses_a_completion_cut_away_and_counts_cut_ones(tmp_path):
     long_prompt = "20 más 23 es igual a " * 12
     train = _jsonl(tmp_path / "train.jsonl", GOOD, {"prompt": long_prompt, "completion": "nueve"})
     dm = SumsDataModule(tokenizer=TINY_MISTRAL, train_file=train, num_val_examples=2, max_length=48)
-    with pytest.raises(DataError, match=rf"1 of 2 train examples \({train}:2\): the prompt alone is up to \d+ tokens, "
-                                        r"so max_length=48 cuts away the whole completion"):  # fmt: skip
+    says = rf"1 of 2 train examples \({train}:2\): the prompt alone is up to \d+ tokens, so max_length=48"
+    with pytest.raises(DataError, match=says + " cuts away the whole completion"):
         dm.setup("fit")
     # Cut part-way (the prompt and one completion token fit): counted and named; training goes on.
     probe = SumsDataModule(tokenizer=TINY_MISTRAL, num_val_examples=2)
     probe.setup("validate")
     prompt_tokens = len(probe._encode(probe.render_prompt(long_prompt)))
-    dm = SumsDataModule(tokenizer=TINY_MISTRAL, train_file=train, num_val_examples=2, max_length=prompt_tokens + 1)
+    dm = SumsDataModule(
+        tokenizer=TINY_MISTRAL, train_file=train, num_val_examples=2, max_length=prompt_tokens + 1
+    )
     with pytest.warns(UserWarning, match=rf"1 of 2 train examples \({train}:2\) are longer than max_length"):
         dm.setup("fit")
 
@@ -260,7 +287,9 @@ def test_preflight_catches_a_missing_eos(tmp_path):
     # An EOS written into the data itself would end generation early.
     train = _jsonl(tmp_path / "train.jsonl", GOOD, {"prompt": "3 es igual a", "completion": "tres</s> más"})
     dm = SumsDataModule(tokenizer=TINY_MISTRAL, train_file=train, num_val_examples=2)
-    with pytest.raises(DataError, match=rf"\({train}:2\): the completion itself contains the EOS token '</s>'"):
+    with pytest.raises(
+        DataError, match=rf"\({train}:2\): the completion itself contains the EOS token '</s>'"
+    ):
         dm.setup("fit")
 
 
@@ -269,7 +298,9 @@ def test_preflight_catches_a_doubled_bos():
         def render_prompt(self, prompt):
             return self.tokenizer.bos_token + super().render_prompt(prompt)  # the chat template adds one too
 
-    with pytest.raises(DataError, match=r"8 of 8 train examples .* start with more than one BOS token \('<s>'\)"):
+    with pytest.raises(
+        DataError, match=r"8 of 8 train examples .* start with more than one BOS token \('<s>'\)"
+    ):
         TwoBos(tokenizer=TINY_MISTRAL, num_examples=8, num_val_examples=2).setup("fit")
 
 
@@ -285,17 +316,28 @@ def test_empty_sets_and_missing_fields_name_the_source_and_line(tmp_path):
         read_examples(blank)
     (tmp_path / "val.jsonl").write_text("\n\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"val\.jsonl' holds no examples"):
-        SumsDataModule(tokenizer=TINY_MISTRAL, num_examples=8, val_file=str(tmp_path / "val.jsonl")).setup("fit")
+        SumsDataModule(tokenizer=TINY_MISTRAL, num_examples=8, val_file=str(tmp_path / "val.jsonl")).setup(
+            "fit"
+        )
 
 
 def test_non_utf8_and_truncated_jsonl_name_the_file_and_line(tmp_path, monkeypatch, capsys):
     latin = tmp_path / "latin1.jsonl"
-    latin.write_bytes(b'{"prompt": "1 es igual a", "completion": "uno"}\n{"prompt": "2 es igual a", "completion": "dos m\xe1s"}\n')
-    with pytest.raises(DataError, match=rf"{latin}:2: not valid UTF-8 \(invalid continuation byte at byte \d+ of the line\)"):
+    latin.write_bytes(
+        b'{"prompt": "1 es igual a", "completion": "uno"}\n'
+        b'{"prompt": "2 es igual a", "completion": "dos m\xe1s"}\n'
+    )
+    with pytest.raises(
+        DataError, match=rf"{latin}:2: not valid UTF-8 \(invalid continuation byte at byte \d+ of the line\)"
+    ):
         read_examples(str(latin))
     cut = tmp_path / "cut.jsonl"
-    cut.write_text(json.dumps(GOOD) + "\n" + json.dumps(GOOD) + '\n{"prompt": "3 es igual a", "compl', encoding="utf-8")
-    with pytest.raises(DataError, match=rf"{cut}:3: not valid JSON .*\(the file ends inside this record: truncated\?\)"):
+    cut.write_text(
+        json.dumps(GOOD) + "\n" + json.dumps(GOOD) + '\n{"prompt": "3 es igual a", "compl', encoding="utf-8"
+    )
+    with pytest.raises(
+        DataError, match=rf"{cut}:3: not valid JSON: .*\(the file ends inside this record: truncated\?\)"
+    ):
         read_examples(str(cut))
     bom = tmp_path / "bom.jsonl"
     bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode() + b"\n")
@@ -303,8 +345,9 @@ def test_non_utf8_and_truncated_jsonl_name_the_file_and_line(tmp_path, monkeypat
     # and the command line says it in one line, before any model loads
     from lit.cli import main
 
-    monkeypatch.setattr(sys, "argv", ["lit", "fit", "--config", "configs/tiny/sums.yaml", "--data.init_args.train_file",
-                                      str(cut), "--trainer.default_root_dir", str(tmp_path)])  # fmt: skip
+    argv = ["lit", "fit", "--config", "configs/tiny/sums.yaml", "--data.init_args.train_file", str(cut),
+            "--trainer.default_root_dir", str(tmp_path)]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as stop:
         main()
     assert str(stop.value.code).startswith(f"lit: error: {cut}:3: not valid JSON")
@@ -315,13 +358,17 @@ class Payload:  # any class: unpickling it would run code named by the file
     pass
 
 
-def test_checkpoints_load_with_weights_only_and_bad_files_say_why(tmp_path):
+def test_checkpoints_load_with_weights_only_and_bad_files_say_why(tmp_path, monkeypatch):
     from lit.trainer import Trainer
 
     assert isinstance(Trainer(accelerator="cpu", logger=False).strategy.checkpoint_io, AtomicCheckpointIO)
     io = AtomicCheckpointIO()
     torch.save({"state_dict": {}, "extra": Payload()}, tmp_path / "pickled.ckpt")
-    with pytest.raises(UserInputError, match=r"holds Python objects besides tensors and plain data \(.*Payload.*\); lit loads checkpoints with torch.load\(weights_only=True\)"):
+    with pytest.raises(
+        UserInputError,
+        match=r"holds Python objects besides tensors and plain data \(.*Payload.*\); "
+        r"lit loads checkpoints with torch.load\(weights_only=True\)",
+    ):
         io.load_checkpoint(tmp_path / "pickled.ckpt")
     io.save_checkpoint({"state_dict": {"w": torch.ones(1000)}}, tmp_path / "good.ckpt")
     data = (tmp_path / "good.ckpt").read_bytes()
@@ -330,6 +377,19 @@ def test_checkpoints_load_with_weights_only_and_bad_files_say_why(tmp_path):
         io.load_checkpoint(tmp_path / "cut.ckpt")
     with pytest.raises(UserInputError, match="does not exist"):
         io.load_checkpoint(tmp_path / "none.ckpt")
+    # `--ckpt_path` with either bad file: one line, before any model loads
+    from lit.cli import main
+
+    for name, says in (
+        ("cut.ckpt", "cannot be read: the file is truncated"),
+        ("pickled.ckpt", "holds Python objects"),
+    ):
+        argv = ["lit", "fit", "--config", "configs/tiny/sums.yaml", "--ckpt_path", str(tmp_path / name),
+                "--trainer.default_root_dir", str(tmp_path)]  # fmt: skip
+        monkeypatch.setattr(sys, "argv", argv)
+        with pytest.raises(SystemExit) as stop:
+            main()
+        assert str(stop.value.code).startswith(f"lit: error: checkpoint {tmp_path / name} {says}")
 
 
 def test_remote_code_is_off_unless_a_config_turns_it_on(tmp_path, monkeypatch):
@@ -350,9 +410,24 @@ def test_remote_code_is_off_unless_a_config_turns_it_on(tmp_path, monkeypatch):
     monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", record("model"))
     with pytest.raises(Stop):
         CausalLM(model=TINY_MISTRAL).configure_model()
-    monkeypatch.setattr("datamodules.prompt_completion.load_tokenizer", lambda source, **kw: record("tokenizer")(**kw))
+    monkeypatch.setattr(
+        "datamodules.prompt_completion.load_tokenizer", lambda source, **kw: record("tokenizer")(**kw)
+    )
     for flag, expected in (([], False), (["--model.init_args.trust_remote_code", "true"], True)):
         with pytest.raises(Stop):
-            cli_main(["fit", "--config", "configs/tiny/sums.yaml", "--trainer.default_root_dir", str(tmp_path), *flag])
+            cli_main(
+                [
+                    "fit",
+                    "--config",
+                    "configs/tiny/sums.yaml",
+                    "--trainer.default_root_dir",
+                    str(tmp_path),
+                    *flag,
+                ]
+            )
         assert seen == {"model": False, "tokenizer": expected}  # the data module follows the model's setting
-    assert not [p for p in Path("configs").rglob("*.yaml") if "trust_remote_code: true" in p.read_text(encoding="utf-8")]
+    assert not [
+        p
+        for p in Path("configs").rglob("*.yaml")
+        if "trust_remote_code: true" in p.read_text(encoding="utf-8")
+    ]
