@@ -52,6 +52,8 @@ class ResumableLoader(DataLoader):
         batch_size: examples per batch.
         seed: shuffle seed; None follows `seed_everything` (or draws one). Saved with the state.
         shuffle: shuffle each epoch; False keeps the dataset order (and still resumes in place).
+        sampler: None builds the resumable one; Lightning passes another only when it rebuilds the
+            loader (e.g. `overfit_batches`), and that order then restarts on resume.
         **kwargs: passed to `DataLoader` (collate_fn, num_workers, ...).
     """
 
