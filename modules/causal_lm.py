@@ -11,7 +11,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch.nn.modules.module import _IncompatibleKeys
 from torchmetrics import MeanMetric
 
-from modules.errors import UserInputError
+from modules.errors import NonFiniteLossError, UserInputError
 from modules.generation_log import log_generations
 from modules.hardware import resolve_dtype
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
@@ -176,6 +176,11 @@ class CausalLM(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
+        # One host sync per step, before backward: a NaN never reaches the weights or a checkpoint.
+        if not torch.isfinite(loss):
+            where = f"step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
+            message = f"train/loss is {loss.item()} at {where}: stopped before this step updated any weight"
+            self._stop_non_finite(message)
         self.log("train/loss", loss, prog_bar=True)
         if self._trainer is not None and self.trainer.optimizers:
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
@@ -284,7 +289,21 @@ class CausalLM(L.LightningModule):
     def _trainable_keys(self) -> set[str]:
         return {name for name, p in self.named_parameters() if p.requires_grad}
 
+    def _stop_non_finite(self, what: str) -> None:
+        io = getattr(self.trainer.strategy, "checkpoint_io", None)
+        latest = getattr(io, "last_saved", None) or self.trainer.ckpt_path
+        kept = f"the last checkpoint written, {latest}, is kept" if latest else "no checkpoint had been written yet"
+        raise NonFiniteLossError(
+            f"{what}; {kept}. Usual causes: a learning rate too high, fp16 overflow (try precision "
+            "bf16-mixed or 32-true), or a bad batch"
+        )
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self._trainer is not None:  # never overwrite a good checkpoint with NaNs
+            bad = [k for k in self._trainable_keys() if not torch.isfinite(self.get_parameter(k)).all()]
+            if bad:
+                self._stop_non_finite(f"{len(bad)} trained weight(s) are not finite at step {self.global_step} "
+                                      f"(e.g. {bad[0]}): this checkpoint is not written")  # fmt: skip
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         if datamodule is not None:  # so `lit export` can check itself on this run's held-out prompts
             kind = type(datamodule)
