@@ -101,7 +101,9 @@ def held_out_batches(checkpoint: dict, module, num_prompts: int) -> list[tuple[t
     if record is None:
         raise UserInputError("export: this checkpoint does not record its data module; pass --prompts FILE")
     module_name, _, class_name = record["class_path"].rpartition(".")
-    datamodule = getattr(importlib.import_module(module_name), class_name)(**record["init_args"])
+    kind = getattr(importlib.import_module(module_name), class_name)
+    init_args = {k: v for k, v in record["init_args"].items() if not k.startswith("_")}  # not CLI bookkeeping
+    datamodule = kind(**init_args)
     datamodule.setup("validate")
     loaders = datamodule.val_dataloader()
     loader = loaders[0] if isinstance(loaders, (list, tuple)) else loaders
