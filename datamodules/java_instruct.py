@@ -13,11 +13,14 @@ from typing import Callable, Literal, Optional, Sequence
 from datamodules.java_words import (
     HELD_OUT_WORDS_EN,
     HELD_OUT_WORDS_ES,
+    ENGLISH,
+    SPANISH,
     TRAIN_WORDS_EN,
     TRAIN_WORDS_ES,
     load_word_list,
     pseudo_words,
 )
+from datamodules.java_words import near_words as make_near_words
 from datamodules.preflight import tokenizer_adds_bos
 from datamodules.prompt_completion import PromptCompletionDataModule
 
@@ -144,6 +147,7 @@ def generate_java_instructions(
     families: Optional[list[str]] = None,
     extra_words: int = 0,
     word_lists: Sequence[str] = (),
+    near_words: int = 0,
 ) -> list[dict]:
     """Unique instruction -> method examples.
 
@@ -155,15 +159,20 @@ def generate_java_instructions(
         extra_words: add this many made-up words (`pseudo_words`) to the training vocabulary.
         word_lists: add these word lists (bundled names or files, see `load_word_list`) to the
             training vocabulary; held-out words in them are dropped, so held-out stays unseen.
+        near_words: add this many made-up words one edit away from the training vocabulary's real
+            words (`near_words`); none is a held-out word.
     """
     en, es = (HELD_OUT_WORDS_EN, HELD_OUT_WORDS_ES) if held_out else (TRAIN_WORDS_EN, TRAIN_WORDS_ES)
     vocabulary = en + es  # mixing both languages' words in either language's instruction
     if not held_out:
-        extra = pseudo_words(extra_words) if extra_words else []
-        for source in word_lists:
-            extra += load_word_list(source)
+        listed = [w for source in word_lists for w in load_word_list(source)]
         known, unseen = set(vocabulary), set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES)
-        vocabulary = vocabulary + sorted({w for w in extra if w not in known and w not in unseen})
+        real = vocabulary + sorted({w for w in listed if w not in known and w not in unseen})
+        made_up = pseudo_words(extra_words) if extra_words else []
+        if near_words:
+            reserved = set(real) | set(made_up) | unseen | set(ENGLISH) | set(SPANISH)
+            made_up += make_near_words(real, near_words, reserved)
+        vocabulary = real + sorted({w for w in made_up if w not in set(real) and w not in unseen})
     names = families or list(FAMILIES)
     rng = random.Random(seed)
     seen, examples = set(), []
@@ -197,6 +206,9 @@ class JavaInstructDataModule(PromptCompletionDataModule):
             thousands of different words teaches the rule that carries to unseen words.
         word_lists: more real words for the training vocabulary: bundled "english" (2,140 words)
             and "spanish" (926), or text files with one word per line. Held-out words are dropped.
+        near_words: made-up words one edit away from the real training words ("lemon" -> "lemin"),
+            added to the training vocabulary: they teach copying a name letter for letter where the
+            pretrained model would "correct" it to a word it knows.
         **kwargs: see `PromptCompletionDataModule`.
     """
 
@@ -209,6 +221,7 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         compile_check: bool = True,
         extra_words: int = 0,
         word_lists: Optional[list[str]] = None,
+        near_words: int = 0,
         **kwargs,
     ):
         if kwargs.get("chat_template") is None:  # the seed's format: the comment, a newline, the method
@@ -220,6 +233,7 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         self.compile_check = compile_check
         self.extra_words = extra_words
         self.word_lists = list(word_lists or [])
+        self.near_words = near_words
         if self.word_lists:
             from datamodules.java_words import load_word_list
 
@@ -235,6 +249,7 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         return generate_java_instructions(
             self.sizes[split], self.seed + offset, held_out=held_out,
             extra_words=self.extra_words if train else 0, word_lists=self.word_lists if train else (),
+            near_words=self.near_words if train else 0,
         )  # fmt: skip
 
     def render_prompt(self, prompt: str) -> str:

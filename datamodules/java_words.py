@@ -70,6 +70,33 @@ def pseudo_words(count: int, seed: int = 0) -> list[str]:
     return sorted(words)
 
 
+def near_words(words: list[str], count: int, reserved: set[str], seed: int = 0) -> list[str]:
+    """Made-up words one edit away from real ones ("lemon" -> "lemin", "brisa" -> "brusa"): the model
+    must copy them letter for letter instead of "correcting" them to the word it knows, which is
+    how a pretrained model fails on unseen words (`Limon` -> `Lemon`). None is in `reserved`."""
+    import random
+
+    rng = random.Random(seed)
+    vowels, consonants = "aeiou", "bcdfghjklmnprstvz"
+    pool = sorted({w for w in words if len(w) >= 4})
+    out: set[str] = set()
+    for _ in range(count * 50):
+        if len(out) == count or not pool:
+            break
+        word = list(rng.choice(pool))
+        i = rng.randrange(1, len(word))  # keep the first letter: the camelCase capital stays familiar
+        if word[i] in vowels:
+            word[i] = rng.choice([v for v in vowels if v != word[i]])
+        elif word[i] in consonants:
+            word[i] = rng.choice([c for c in consonants if c != word[i]])
+        else:
+            continue
+        made = "".join(word)
+        if made not in reserved and made not in JAVA_KEYWORDS | TEMPLATE_NAMES:
+            out.add(made)
+    return sorted(out)
+
+
 def load_word_list(source: str) -> list[str]:
     """Words from a bundled list ("english", "spanish": see `words/`) or a text file, one per line
     (`#` starts a comment). Every word must be a lowercase ASCII Java identifier that is not a keyword;
