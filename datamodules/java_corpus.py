@@ -171,7 +171,9 @@ class JavaCorpusDataModule(L.LightningDataModule):
     @staticmethod
     def collate(blocks: list[torch.Tensor]) -> dict:
         input_ids = torch.stack(blocks)
-        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": input_ids.clone()}
+        # Unpadded, so no pad on the left: `pads_right` lets the model leave out the all-ones mask.
+        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": input_ids.clone(),
+                "pads_right": True}  # fmt: skip
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         return DataLoader(

@@ -13,10 +13,10 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 
+from datamodules.length_grouped import LengthGroupedSampler
 from datamodules.records import DataError, read_examples
+from modules.loss import IGNORE_INDEX, trained_positions
 from modules.tokenizer import load_tokenizer
-
-IGNORE_INDEX = -100  # label value that the loss skips
 
 
 class PromptCompletionDataModule(L.LightningDataModule):
@@ -33,6 +33,8 @@ class PromptCompletionDataModule(L.LightningDataModule):
         max_length: longest tokenized example; longer ones are cut from the end, with a warning.
         chat_template: render prompts with the tokenizer's chat template; None uses it when present.
         num_workers: DataLoader workers.
+        group_by_length: batch training examples of similar length together (less padding, in an
+            order fixed by the seed: `LengthGroupedSampler`); False draws batches uniformly at random.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class PromptCompletionDataModule(L.LightningDataModule):
         max_length: int = 256,
         chat_template: Optional[bool] = None,
         num_workers: int = 0,
+        group_by_length: bool = True,
     ):
         super().__init__()
         self.save_hyperparameters()  # recorded in checkpoints: `lit export` rebuilds the data from them
@@ -57,6 +60,7 @@ class PromptCompletionDataModule(L.LightningDataModule):
         self.max_length = max_length
         self.chat_template = chat_template
         self.num_workers = num_workers
+        self.group_by_length = group_by_length
         self.tokenizer = None
         self.datasets: dict[str, list[dict]] = {}
 
@@ -177,19 +181,27 @@ class PromptCompletionDataModule(L.LightningDataModule):
             "prompts": [i["prompt"] for i in items],
             "references": [i["reference"] for i in items],
         }
+        batch["logit_positions"] = trained_positions(batch["labels"])  # where the model needs logits
+        batch["pads_right"] = True  # training sequences: the causal mask alone keeps pads unseen
         return batch
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool, sampler=None) -> DataLoader:
         return DataLoader(
             self.datasets[split],
             batch_size=self.batch_size if split == "train" else self.eval_batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             collate_fn=self.collate,
             num_workers=self.num_workers,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        if not self.group_by_length:
+            return self._loader("train", shuffle=True)
+        # torch.initial_seed() is seed_everything's seed: the same seed gives the same batches.
+        lengths = [len(item["input_ids"]) for item in self.datasets["train"]]
+        sampler = LengthGroupedSampler(lengths, self.batch_size, seed=torch.initial_seed())
+        return self._loader("train", shuffle=False, sampler=sampler)
 
     def val_dataloader(self):
         loaders = [self._loader(name, shuffle=False) for name in self.eval_sets["validate"]]

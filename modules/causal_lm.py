@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import asdict
 from typing import Any, Optional, Union
 
@@ -14,6 +15,7 @@ from torchmetrics import MeanMetric
 from modules.errors import UserInputError
 from modules.generation_log import log_generations
 from modules.hardware import resolve_dtype
+from modules.loss import loss_at_positions
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
 from modules.tokenizer import load_tokenizer
@@ -40,6 +42,12 @@ class CausalLM(L.LightningModule):
         log_generations: how many examples of each evaluation set (always the same ones: the first
             of the set) are logged with their generation at every validation: a W&B Table per set,
             and `generations.jsonl` in the run directory.
+        trained_logits_only: compute the LM head only at the positions whose next token carries loss
+            (the completion, not the prompt or the padding; batches name them in `logit_positions`),
+            via the model's `logits_to_keep`; the loss is the same. The head of a 49k-word vocabulary is a large share of a small model's
+            compute and memory (docs/benchmarks.md).
+        attn_implementation: the attention kernel: "sdpa" (PyTorch's fused attention), "eager",
+            "flash_attention_2", ...; None leaves the choice to transformers.
     """
 
     def __init__(
@@ -55,6 +63,8 @@ class CausalLM(L.LightningModule):
         trust_remote_code: bool = False,
         init_weights: Optional[str] = None,
         log_generations: int = 8,
+        trained_logits_only: bool = True,
+        attn_implementation: Optional[str] = "sdpa",
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
@@ -75,6 +85,8 @@ class CausalLM(L.LightningModule):
         self.trust_remote_code = trust_remote_code
         self.init_weights = init_weights
         self.log_generations = log_generations
+        self.trained_logits_only = trained_logits_only
+        self.attn_implementation = attn_implementation
         self.samples: dict[str, list[dict]] = {}  # per evaluation set: the logged generations
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
@@ -100,7 +112,9 @@ class CausalLM(L.LightningModule):
         dtype = resolve_dtype(self.dtype_name, accelerator)
         if self.dtype_name == "auto" and self.lora is None:
             dtype = torch.float32  # weights that train keep fp32 master copies; mixed precision does the rest
-        kwargs: dict[str, Any] = dict(dtype=dtype, trust_remote_code=self.trust_remote_code)
+        kwargs: dict[str, Any] = dict(
+            dtype=dtype, trust_remote_code=self.trust_remote_code, attn_implementation=self.attn_implementation
+        )
         if self.quantization is not None:
             kwargs["quantization_config"] = bnb_config(self.quantization, accelerator)
             # Each process loads the 4-bit base onto its own device, never "auto" across devices.
@@ -123,6 +137,8 @@ class CausalLM(L.LightningModule):
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if init is not None and not init["adapter_only"]:
             model.load_state_dict(init["state_dict"])
+        if "logits_to_keep" not in inspect.signature(model.forward).parameters:
+            self.trained_logits_only = False  # remote code may predate it: full logits, same loss
         if self.lora is not None:
             model = apply_lora(model, self.lora)
         if init is not None and init["adapter_only"]:
@@ -168,12 +184,24 @@ class CausalLM(L.LightningModule):
         return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
 
     def _loss(self, batch) -> torch.Tensor:
-        return self(batch["input_ids"], batch["attention_mask"], batch["labels"]).loss
+        # Where a batch is padded on the right only (the data modules say so), no real token attends
+        # to a pad under the causal mask, so the mask can go: transformers then runs SDPA with
+        # is_causal instead of building a mask after a data-dependent check (a device sync per step).
+        mask = None if batch.get("pads_right") else batch["attention_mask"]
+        # The data module's collate finds the positions on the host: on the device, nonzero's
+        # data-dependent size would make every step wait for the device.
+        positions = batch.get("logit_positions") if self.trained_logits_only else None
+        if positions is None:
+            return self(batch["input_ids"], mask, batch["labels"]).loss
+        return loss_at_positions(self.model, batch["input_ids"], mask, batch["labels"], positions)
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
-        self.log("train/loss", loss, prog_bar=True)
-        if self._trainer is not None and self.trainer.optimizers:
+        # Logger only: a progress-bar metric is read back to the host (a device sync) every step.
+        self.log("train/loss", loss)
+        every = self.trainer.log_every_n_steps if self._trainer is not None else 0
+        if every and self.trainer.optimizers and (self.global_step + 1) % every == 0:
+            # Only at the steps the logger writes: a float logged is a host-to-device copy (a sync).
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
 
