@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from datamodules.records import DataError, iter_records
+from modules.model_source import cache_dir
 from modules.tokenizer import load_tokenizer
 
 
@@ -159,14 +160,35 @@ class JavaCorpusDataModule(L.LightningDataModule):
         if self.tokenizer is None:
             self.tokenizer = load_tokenizer(self.tokenizer_source)
         for name, texts in self.read_files().items():
-            ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-            blocks = pack(ids, self.tokenizer.eos_token_id, self.block_size)
+            blocks = self.tokenized_blocks(texts)
             if name == "val" and self.max_val_blocks:
                 blocks = blocks[: self.max_val_blocks]
             if len(blocks) == 0:
                 raise DataError(f"The Java {name} set has fewer than block_size={self.block_size} tokens")
             self.blocks[name] = blocks
         self.blocks["test"] = self.blocks["val"]
+
+    def tokenized_blocks(self, texts: list[str]) -> torch.Tensor:
+        """Tokenize and pack once: later runs with the same tokenizer, texts and block size load the
+        blocks from `$LIT_CACHE/tokens` (the JDK's java.util took ~5-10 s to tokenize on 2 cores)."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)  # a fast tokenizer's full definition
+        path = None
+        if backend is not None:
+            key = hashlib.sha256(backend.to_str().encode("utf-8"))
+            key.update(f"{self.tokenizer.eos_token_id}:{self.block_size}".encode())
+            for text in texts:
+                key.update(hashlib.sha1(text.encode("utf-8")).digest())
+            path = cache_dir() / "tokens" / f"{key.hexdigest()[:32]}.pt"
+            if path.is_file():
+                return torch.load(path, weights_only=True)
+        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        blocks = pack(ids, self.tokenizer.eos_token_id, self.block_size)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")  # concurrent runs never read half a file
+            torch.save(blocks, partial)
+            partial.replace(path)
+        return blocks
 
     @staticmethod
     def collate(blocks: list[torch.Tensor]) -> dict:

@@ -151,3 +151,23 @@ def test_training_steps_read_no_tensor_values_between_logging_steps(tiny_fit_arg
     ])  # fmt: skip
     assert cli.trainer.global_step > counter.every  # steps on both sides of a logging step
     assert counter.reads == 0
+
+
+def test_corpus_tokens_are_cached_across_runs(tmp_path, monkeypatch):
+    from datamodules import JavaCorpusDataModule
+    from modules.tokenizer import load_tokenizer
+
+    monkeypatch.setenv("LIT_CACHE", str(tmp_path))
+    texts = ["class A { int a; }", "interface B { void b(); }"] * 20
+    first = JavaCorpusDataModule(tokenizer=TINY_GPT2, block_size=16)
+    first.tokenizer = load_tokenizer(TINY_GPT2)
+    blocks = first.tokenized_blocks(texts)
+    assert len(list((tmp_path / "tokens").glob("*.pt"))) == 1
+
+    again = JavaCorpusDataModule(tokenizer=TINY_GPT2, block_size=16)
+    again.tokenizer = load_tokenizer(TINY_GPT2)
+    monkeypatch.setattr(type(again.tokenizer), "__call__", lambda *a, **k: pytest.fail("tokenized again"))
+    assert torch.equal(again.tokenized_blocks(texts), blocks)
+    again.block_size = 8  # another packing is another entry
+    with pytest.raises(pytest.fail.Exception, match="tokenized again"):
+        again.tokenized_blocks(texts)
