@@ -171,3 +171,51 @@ def test_corpus_tokens_are_cached_across_runs(tmp_path, monkeypatch):
     again.block_size = 8  # another packing is another entry
     with pytest.raises(pytest.fail.Exception, match="tokenized again"):
         again.tokenized_blocks(texts)
+
+
+def test_host_dropout_keeps_each_element_with_probability_1_minus_p_and_rescales():
+    import numpy as np
+
+    from modules.lora_dropout import HostDropout, use_host_dropout
+
+    layer = HostDropout(0.25, np.random.default_rng(0))
+    out = layer(torch.ones(200, 1000))
+    kept = out != 0
+    assert abs(kept.float().mean().item() - 0.75) < 0.005
+    torch.testing.assert_close(out[kept], torch.full_like(out[kept], 1 / 0.75))
+    assert not torch.equal(out, layer(torch.ones(200, 1000)))  # a new mask each call
+    layer.eval()
+    assert torch.equal(layer(torch.ones(3, 4)), torch.ones(3, 4))
+
+    module = CausalLM(model=TINY_MISTRAL, lora=LoraArgs(r=4, alpha=8, dropout=0.1, target_modules="all-linear"))
+    module.configure_model()
+    layers = [m for m in module.model.modules() if isinstance(m, HostDropout)]
+    assert len(layers) == 2 * 7 and not any(type(m) is torch.nn.Dropout and m.p == 0.1 for m in module.model.modules())
+    assert use_host_dropout(module.model) == 0  # nothing left to replace
+
+
+@pytest.mark.parametrize("path", [TINY_MISTRAL, TINY_GPT2])
+def test_generation_that_drops_ended_rows_gives_transformers_greedy_tokens(path):
+    from modules.generation import greedy_generate
+
+    torch.manual_seed(0)
+    module = CausalLM(model=path, lora=LoraArgs(r=4, alpha=8, dropout=0.0, target_modules="all-linear"))
+    module.configure_model()
+    module.model.eval()
+    for p in module.parameters():  # a random adapter large enough that rows generate different tokens
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.2)
+    batch = java_batch(path)
+    prompts, mask, pad = batch["prompt_ids"], batch["prompt_mask"], module.tokenizer.pad_token_id
+    assert (mask == 0).any()  # left padding
+    reference = module.model.generate(input_ids=prompts, attention_mask=mask, max_new_tokens=24, do_sample=False,
+                                      pad_token_id=pad, eos_token_id=module.tokenizer.eos_token_id)  # fmt: skip
+    # As EOS, the generated token whose first use varies most across rows: rows then end at
+    # different steps, so some leave the batch mid-way.
+    new = reference[:, prompts.shape[1] :].tolist()
+    eos = max({t for row in new for t in row}, key=lambda t: len({row.index(t) for row in new if t in row}))
+    reference = module.model.generate(input_ids=prompts, attention_mask=mask, max_new_tokens=24, do_sample=False,
+                                      pad_token_id=pad, eos_token_id=eos)[:, prompts.shape[1] :]  # fmt: skip
+    ended_at = [row.tolist().index(eos) if eos in row else None for row in reference]
+    assert len(set(ended_at)) > 2
+    assert torch.equal(greedy_generate(module.model, prompts, mask, 24, eos, pad), reference)
