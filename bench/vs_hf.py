@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 ABLATIONS = {
     "lit, random batches": ["--data.init_args.group_by_length", "false"],
     "lit, logits at all positions": ["--model.init_args.trained_logits_only", "false"],
-    "lit, torch's dropout": ["--model.init_args.host_dropout", "false"],
+    "lit, torch's dropout": ["--model.init_args.fast_dropout", "false"],
     "lit, eager attention": ["--model.init_args.attn_implementation", "eager"],
     "lit, none of the above": ["--data.init_args.group_by_length", "false", "--model.init_args.trained_logits_only", "false",
-                               "--model.init_args.host_dropout", "false"],
+                               "--model.init_args.fast_dropout", "false"],
 }
 SYSTEMS = {"lit": "lit", "hf": "transformers.Trainer + peft", "trl": "TRL SFTTrainer + peft"}
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"

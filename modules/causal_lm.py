@@ -16,7 +16,7 @@ from modules.errors import UserInputError
 from modules.generation import greedy_generate
 from modules.generation_log import log_generations
 from modules.hardware import resolve_dtype
-from modules.lora_dropout import use_host_dropout
+from modules.lora_dropout import use_uniform_dropout
 from modules.loss import loss_at_positions
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
@@ -50,8 +50,8 @@ class CausalLM(L.LightningModule):
             compute and memory (docs/benchmarks.md).
         attn_implementation: the attention kernel: "sdpa" (PyTorch's fused attention), "eager",
             "flash_attention_2", ...; None leaves the choice to transformers.
-        host_dropout: draw LoRA's dropout masks on CPU from numpy (`HostDropout`: ~4x cheaper than
-            torch's bernoulli, which was 17% of a CPU training step); GPUs keep torch's dropout.
+        fast_dropout: LoRA's dropout masks on CPU from `uniform_` instead of `bernoulli_`
+            (`UniformDropout`: the same masks, 40% cheaper; bernoulli was 17% of a CPU training step).
     """
 
     def __init__(
@@ -69,7 +69,7 @@ class CausalLM(L.LightningModule):
         log_generations: int = 8,
         trained_logits_only: bool = True,
         attn_implementation: Optional[str] = "sdpa",
-        host_dropout: bool = True,
+        fast_dropout: bool = True,
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
@@ -92,7 +92,7 @@ class CausalLM(L.LightningModule):
         self.log_generations = log_generations
         self.trained_logits_only = trained_logits_only
         self.attn_implementation = attn_implementation
-        self.host_dropout = host_dropout
+        self.fast_dropout = fast_dropout
         self.samples: dict[str, list[dict]] = {}  # per evaluation set: the logged generations
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
@@ -147,8 +147,8 @@ class CausalLM(L.LightningModule):
             self.trained_logits_only = False  # remote code may predate it: full logits, same loss
         if self.lora is not None:
             model = apply_lora(model, self.lora)
-            if self.host_dropout:
-                use_host_dropout(model)
+            if self.fast_dropout:
+                use_uniform_dropout(model)
         if init is not None and init["adapter_only"]:
             self._load_adapter(model, init["state_dict"])
         # from_pretrained returns eval mode; training starts with dropout on, as Lightning expects.

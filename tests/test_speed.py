@@ -173,25 +173,26 @@ def test_corpus_tokens_are_cached_across_runs(tmp_path, monkeypatch):
         again.tokenized_blocks(texts)
 
 
-def test_host_dropout_keeps_each_element_with_probability_1_minus_p_and_rescales():
-    import numpy as np
+def test_uniform_dropout_keeps_each_element_with_probability_1_minus_p_and_rescales():
+    from modules.lora_dropout import UniformDropout, use_uniform_dropout
 
-    from modules.lora_dropout import HostDropout, use_host_dropout
-
-    layer = HostDropout(0.25, np.random.default_rng(0))
-    out = layer(torch.ones(200, 1000))
+    layer = UniformDropout(0.25)
+    x = torch.ones(200, 1000, requires_grad=True)
+    out = layer(x)
     kept = out != 0
     assert abs(kept.float().mean().item() - 0.75) < 0.005
     torch.testing.assert_close(out[kept], torch.full_like(out[kept], 1 / 0.75))
-    assert not torch.equal(out, layer(torch.ones(200, 1000)))  # a new mask each call
+    out.sum().backward()  # the gradient goes through the kept elements only, scaled
+    torch.testing.assert_close(x.grad, kept.float() / 0.75)
+    assert not torch.equal(out, layer(x))  # a new mask each call
     layer.eval()
     assert torch.equal(layer(torch.ones(3, 4)), torch.ones(3, 4))
 
     module = CausalLM(model=TINY_MISTRAL, lora=LoraArgs(r=4, alpha=8, dropout=0.1, target_modules="all-linear"))
     module.configure_model()
-    layers = [m for m in module.model.modules() if isinstance(m, HostDropout)]
-    assert len(layers) == 2 * 7 and not any(type(m) is torch.nn.Dropout and m.p == 0.1 for m in module.model.modules())
-    assert use_host_dropout(module.model) == 0  # nothing left to replace
+    layers = [m for m in module.model.modules() if isinstance(m, UniformDropout)]
+    assert len(layers) == 2 * 7 and all(m.p == 0.1 for m in layers)  # 7 linear layers x 2 blocks
+    assert use_uniform_dropout(module.model) == 0  # nothing left to replace
 
 
 @pytest.mark.parametrize("path", [TINY_MISTRAL, TINY_GPT2])
