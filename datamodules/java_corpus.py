@@ -16,9 +16,12 @@ from typing import Iterator, Optional
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
+from datamodules.distributed import eval_sampler
 from datamodules.records import DataError, iter_records
+from datamodules.resumable import ResumableLoader
 from modules.model_source import cache_dir
 from modules.tokenizer import load_tokenizer
 
@@ -107,6 +110,7 @@ class JavaCorpusDataModule(L.LightningDataModule):
         batch_size: blocks per batch.
         max_val_blocks: cap on validation blocks, to bound evaluation time (None: all).
         num_workers: DataLoader workers.
+        trust_remote_code: allow tokenizer code from the hub; linked from `model.trust_remote_code`.
     """
 
     eval_sets = {"validate": ["val"], "test": ["test"]}  # test reports the held-out files too
@@ -122,6 +126,7 @@ class JavaCorpusDataModule(L.LightningDataModule):
         batch_size: int = 8,
         max_val_blocks: Optional[int] = None,
         num_workers: int = 0,
+        trust_remote_code: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters()  # recorded in checkpoints: `lit export` rebuilds the data from them
@@ -134,6 +139,7 @@ class JavaCorpusDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.max_val_blocks = max_val_blocks
         self.num_workers = num_workers
+        self.trust_remote_code = trust_remote_code
         self.tokenizer = None
         self.blocks: dict[str, torch.Tensor] = {}
 
@@ -158,7 +164,7 @@ class JavaCorpusDataModule(L.LightningDataModule):
         if self.blocks:
             return
         if self.tokenizer is None:
-            self.tokenizer = load_tokenizer(self.tokenizer_source)
+            self.tokenizer = load_tokenizer(self.tokenizer_source, trust_remote_code=self.trust_remote_code)
         for name, texts in self.read_files().items():
             blocks = self.tokenized_blocks(texts)
             if name == "val" and self.max_val_blocks:
@@ -167,6 +173,11 @@ class JavaCorpusDataModule(L.LightningDataModule):
                 raise DataError(f"The Java {name} set has fewer than block_size={self.block_size} tokens")
             self.blocks[name] = blocks
         self.blocks["test"] = self.blocks["val"]
+        first = self.tokenizer.decode(self.blocks["train"][0])
+        rank_zero_info(
+            f"lit: pre-flight: {len(self.blocks['train'])} train and {len(self.blocks['val'])} val blocks of "
+            f"{self.block_size} tokens, every token trained; the first train block:\n  {first[:600]!r}"
+        )
 
     def tokenized_blocks(self, texts: list[str]) -> torch.Tensor:
         """Tokenize and pack once: later runs with the same tokenizer, texts and block size load the
@@ -198,9 +209,13 @@ class JavaCorpusDataModule(L.LightningDataModule):
                 "pads_right": True}  # fmt: skip
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        if name == "train":  # a seeded order whose position goes into checkpoints: exact mid-epoch resume
+            return ResumableLoader(list(self.blocks[name]), batch_size=self.batch_size, shuffle=shuffle,
+                                   collate_fn=self.collate, num_workers=self.num_workers)  # fmt: skip
         return DataLoader(
-            list(self.blocks[name]), batch_size=self.batch_size, shuffle=shuffle,
-            collate_fn=self.collate, num_workers=self.num_workers,
+            list(self.blocks[name]), batch_size=self.batch_size, collate_fn=self.collate,
+            sampler=eval_sampler(self.blocks[name]),
+            num_workers=self.num_workers, generator=torch.Generator().manual_seed(0),  # not the global RNG
         )  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:

@@ -18,6 +18,7 @@ from datamodules.java_words import (
     load_word_list,
     pseudo_words,
 )
+from datamodules.preflight import tokenizer_adds_bos
 from datamodules.prompt_completion import PromptCompletionDataModule
 
 Language = Literal["en", "es"]
@@ -239,7 +240,8 @@ class JavaInstructDataModule(PromptCompletionDataModule):
     def render_prompt(self, prompt: str) -> str:
         if self.uses_chat_template:
             return super().render_prompt(prompt)
-        return prompt + "\n"
+        # The seed's format; a model whose tokenizer opens text with a BOS (Llama, Mistral) gets it here too.
+        return (self.tokenizer.bos_token if tokenizer_adds_bos(self.tokenizer) else "") + prompt + "\n"
 
     def build_metric(self):
         from modules.metrics import JavaMetrics

@@ -10,11 +10,13 @@ from typing import Optional
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 
+from datamodules.distributed import eval_sampler
 from datamodules.length_grouped import LengthGroupedSampler
+from datamodules.preflight import preflight, warn_cut
 from datamodules.records import DataError, read_examples
+from datamodules.resumable import ResumableLoader, default_seed
 from modules.loss import IGNORE_INDEX, trained_positions
 from modules.tokenizer import load_tokenizer
 
@@ -30,9 +32,11 @@ class PromptCompletionDataModule(L.LightningDataModule):
         predict_file: JSONL with `prompt` and optional `reference`, read by `predict`.
         batch_size: training batch size.
         eval_batch_size: batch size for validation/test/predict generation; None uses batch_size.
-        max_length: longest tokenized example; longer ones are cut from the end, with a warning.
+        max_length: longest tokenized example; longer ones are cut from the end, with a warning (an
+            example whose whole completion would be cut is an error).
         chat_template: render prompts with the tokenizer's chat template; None uses it when present.
         num_workers: DataLoader workers.
+        trust_remote_code: allow tokenizer code from the hub; linked from `model.trust_remote_code`.
         group_by_length: batch training examples of similar length together (less padding, in an
             order fixed by the seed: `LengthGroupedSampler`); False draws batches uniformly at random.
     """
@@ -49,6 +53,7 @@ class PromptCompletionDataModule(L.LightningDataModule):
         max_length: int = 256,
         chat_template: Optional[bool] = None,
         num_workers: int = 0,
+        trust_remote_code: bool = False,
         group_by_length: bool = True,
     ):
         super().__init__()
@@ -60,9 +65,11 @@ class PromptCompletionDataModule(L.LightningDataModule):
         self.max_length = max_length
         self.chat_template = chat_template
         self.num_workers = num_workers
+        self.trust_remote_code = trust_remote_code
         self.group_by_length = group_by_length
         self.tokenizer = None
         self.datasets: dict[str, list[dict]] = {}
+        self.checked = False  # the pre-flight runs once, at the first `fit` setup
 
     # Evaluation sets per stage; a task may add more (Java adds `val_seen` beside `val`).
     eval_sets = {"validate": ["val"], "test": ["test"]}
@@ -86,7 +93,7 @@ class PromptCompletionDataModule(L.LightningDataModule):
     # ---------------------------------------------------------------- rendering
     def setup(self, stage: str) -> None:
         if self.tokenizer is None:
-            self.tokenizer = load_tokenizer(self.tokenizer_source)
+            self.tokenizer = load_tokenizer(self.tokenizer_source, trust_remote_code=self.trust_remote_code)
         splits = {
             "fit": ["train", *self.eval_sets["validate"]],
             "validate": self.eval_sets["validate"],
@@ -96,6 +103,11 @@ class PromptCompletionDataModule(L.LightningDataModule):
         for split in splits:
             if split not in self.datasets:
                 self.datasets[split] = self.tokenize_all(self.load_examples(split), split)
+                if stage != "fit":  # fit's splits get the whole pre-flight below
+                    warn_cut(self.datasets[split], split, self.max_length)
+        if stage == "fit" and not self.checked:
+            preflight(self, splits)  # before the model loads: bad data fails in seconds
+            self.checked = True
 
     def load_examples(self, split: str, epoch: int = 0) -> list[dict]:
         source = self.files.get(split)
@@ -143,6 +155,8 @@ class PromptCompletionDataModule(L.LightningDataModule):
         else:  # a merge across the boundary: keep the prompt as generation will see it
             completion_ids = self._encode(separator + completion)
         eos = self.tokenizer.eos_token_id
+        if eos is None:
+            raise DataError(f"tokenizer {self.tokenizer_source!r} has no EOS token to end completions with")
         completion_ids = completion_ids + [eos]
         input_ids = prompt_ids + completion_ids
         labels = [IGNORE_INDEX] * len(prompt_ids) + completion_ids
@@ -153,13 +167,17 @@ class PromptCompletionDataModule(L.LightningDataModule):
             "prompt": example["prompt"],
             "reference": self.reference(example),
             "truncated": len(input_ids) > self.max_length,
+            "length": len(input_ids),
+            "where": example.get("where", "generated"),
         }
 
     def tokenize_all(self, examples: list[dict], split: str) -> list[dict]:
-        items = [self.tokenize(e) for e in examples]
-        cut = sum(item["truncated"] for item in items)
-        if cut:
-            rank_zero_warn(f"{cut} of {len(items)} {split} examples are longer than max_length={self.max_length}")
+        items = []
+        for number, example in enumerate(examples, start=1):
+            item = self.tokenize(example)
+            if item["where"] == "generated":
+                item["where"] = f"generated {split} example {number}"
+            items.append(item)
         return items
 
     # ---------------------------------------------------------------- batching
@@ -185,23 +203,25 @@ class PromptCompletionDataModule(L.LightningDataModule):
         batch["pads_right"] = True  # training sequences: the causal mask alone keeps pads unseen
         return batch
 
-    def _loader(self, split: str, shuffle: bool, sampler=None) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split == "train":  # a seeded order whose position goes into checkpoints: exact mid-epoch resume
+            seed, sampler = default_seed(), None
+            if shuffle and self.group_by_length:
+                lengths = [len(item["input_ids"]) for item in self.datasets[split]]
+                sampler = LengthGroupedSampler(lengths, self.batch_size, seed=seed)
+            return ResumableLoader(self.datasets[split], batch_size=self.batch_size, seed=seed, shuffle=shuffle,
+                                   sampler=sampler, collate_fn=self.collate, num_workers=self.num_workers)  # fmt: skip
         return DataLoader(
             self.datasets[split],
-            batch_size=self.batch_size if split == "train" else self.eval_batch_size,
-            shuffle=shuffle,
-            sampler=sampler,
+            batch_size=self.eval_batch_size,
+            sampler=eval_sampler(self.datasets[split]),
             collate_fn=self.collate,
             num_workers=self.num_workers,
+            generator=torch.Generator().manual_seed(0),  # not the global RNG that dropout draws from
         )
 
     def train_dataloader(self) -> DataLoader:
-        if not self.group_by_length:
-            return self._loader("train", shuffle=True)
-        # torch.initial_seed() is seed_everything's seed: the same seed gives the same batches.
-        lengths = [len(item["input_ids"]) for item in self.datasets["train"]]
-        sampler = LengthGroupedSampler(lengths, self.batch_size, seed=torch.initial_seed())
-        return self._loader("train", shuffle=False, sampler=sampler)
+        return self._loader("train", shuffle=True)
 
     def val_dataloader(self):
         loaders = [self._loader(name, shuffle=False) for name in self.eval_sets["validate"]]

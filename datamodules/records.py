@@ -1,6 +1,7 @@
 """Reading examples from JSONL files or Hugging Face `datasets`, with errors that name the source.
 
-An example is a dict with `prompt`, `completion` and optionally `reference`. Records come either as
+An example is a dict with `prompt`, `completion`, optionally `reference`, and `where` (the source and
+line it came from, for messages). Records come either as
 `{"prompt", "completion"}` or in the seed's single-text format
 `{"text": "<s>[INST] 33 es igual a [/INST] cinco más tres </s>"}`.
 """
@@ -26,16 +27,20 @@ def iter_jsonl(path: Path) -> Iterator[tuple[dict, str]]:
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
             where = f"{path}:{number}"
-            try:
-                line = raw.decode("utf-8")
+            try:  # a byte-order mark (some Windows editors write one) is not part of the first record
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as error:
-                raise DataError(f"{where}: not valid UTF-8 ({error.reason} at byte {error.start})") from None
+                problem = f"not valid UTF-8 ({error.reason} at byte {error.start} of the line)"
+                raise DataError(f"{where}: {problem}; save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise DataError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
+                # The last line with no newline and broken JSON: the file was cut off (an interrupted copy).
+                cut = " (the file ends inside this record: truncated?)" if not raw.endswith(b"\n") else ""
+                problem = f"not valid JSON: {error.msg} (column {error.pos + 1}){cut}"
+                raise DataError(f"{where}: {problem}") from None
             if not isinstance(record, dict):
                 raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
             yield record, where
@@ -74,11 +79,18 @@ def _iter_dataset(name: str, split: str, data_files: Optional[str] = None, label
         yield dict(record), f"{label}[{index}]"
 
 
+def _text_field(record: dict, key: str, where: str) -> str:
+    value = record[key]
+    if isinstance(value, (dict, list)) or value is None:
+        raise DataError(f"{where}: '{key}' is {json.dumps(value)[:40]}, not text")
+    return str(value)
+
+
 def to_example(record: dict, where: str) -> dict:
-    """Normalise a record to {prompt, completion, reference}."""
+    """Normalise a record to {prompt, completion, reference, where}."""
     if "prompt" in record:
-        completion = record.get("completion", "")
-        example = {"prompt": str(record["prompt"]), "completion": str(completion or "")}
+        completion = _text_field(record, "completion", where) if record.get("completion") is not None else ""
+        example = {"prompt": _text_field(record, "prompt", where), "completion": completion}
     elif "text" in record:
         match = SEED_TEXT.match(str(record["text"]))
         if match is None:
@@ -86,8 +98,11 @@ def to_example(record: dict, where: str) -> dict:
         example = {"prompt": match["prompt"].strip(), "completion": match["completion"].strip()}
     else:
         raise DataError(f"{where}: record has neither 'prompt' nor 'text' (keys: {sorted(record)})")
+    if not example["prompt"].strip():
+        raise DataError(f"{where}: empty prompt")
     reference = record.get("reference")
     example["reference"] = None if reference is None else str(reference)
+    example["where"] = where
     return example
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import pickle
 import sys
 from typing import Optional
 
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.utilities import rank_zero_info
 
 from lit.callbacks import TokenThroughput
+from lit.fault_tolerance import find_last_checkpoint, unreadable_checkpoint
 from lit.trainer import Trainer
 
 
@@ -33,23 +36,45 @@ class LitCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         # The model names its source once; the data module renders with that model's tokenizer.
         parser.link_arguments("model.init_args.model", "data.init_args.tokenizer")
+        # Model code from the hub runs only where a config says so, for the tokenizer as for the model.
+        parser.link_arguments("model.init_args.trust_remote_code", "data.init_args.trust_remote_code")
         parser.add_argument(
             "--validate_before_fit", type=bool, default=False,
             help="Score the untrained model on the validation sets first (the 'before' of before/after).",
         )  # fmt: skip
         parser.add_lightning_class_args(TokenThroughput, "throughput")  # always on
 
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI reads the checkpoint's hyperparameters first; a bad file is one message there too.
+        try:
+            super()._parse_ckpt_path()
+        except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
+            path = self.config[self.config.subcommand].get("ckpt_path")
+            friendly = unreadable_checkpoint(path, error)
+            if friendly is None:
+                raise
+            raise friendly from None
+
     def before_fit(self) -> None:
+        config = self.config_init.get(self.subcommand, self.config_init)
+        if config.get("ckpt_path") == "last":
+            found = find_last_checkpoint(self.trainer)
+            if found is not None:
+                config["ckpt_path"] = str(found)
         if self.config.get(self.subcommand, self.config).get("validate_before_fit"):
-            self.trainer.validate(self.model, datamodule=self.datamodule)
+            if config.get("ckpt_path") not in (None, "last"):  # a resumed run's "before" was scored already
+                rank_zero_info("lit: resuming: no validate_before_fit (the first run scored the base model)")
+            else:
+                self.trainer.validate(self.model, datamodule=self.datamodule)
 
 
 # lit's own commands beside LightningCLI's fit/validate/test/predict: name -> "module:function(argv)".
 COMMANDS = {"data": "lit.data_command:data_main", "report": "lit.report:report_main", "export": "lit.export:export_main"}
 
 
-def cli_main(args: Optional[list[str]] = None) -> Optional[LitCLI]:
-    """Entry point of `python -m lit`; tests call it with an argument list."""
+def cli_main(args: Optional[list[str]] = None, run: bool = True) -> Optional[LitCLI]:
+    """Entry point of `python -m lit`; tests call it with an argument list (`run=False`: build the
+    model, data and Trainer from the arguments, without a subcommand, and stop there)."""
     argv = sys.argv[1:] if args is None else list(args)
     if argv and argv[0] in COMMANDS:
         module, function = COMMANDS[argv[0]].split(":")
@@ -66,6 +91,7 @@ def cli_main(args: Optional[list[str]] = None) -> Optional[LitCLI]:
         subclass_mode_model=True,
         subclass_mode_data=True,
         args=args,  # None: LightningCLI reads sys.argv itself
+        run=run,
         save_config_callback=SaveConfigToRun,
         save_config_kwargs={"overwrite": True},
     )

@@ -64,7 +64,7 @@ def dense_base_state(model) -> dict[str, torch.Tensor]:
         for key, tensor in module.named_parameters(recurse=False):
             state[f"{plain}.{key}"] = tensor.detach().float()
         for key, tensor in module.named_buffers(recurse=False):
-            if tensor is not None:
+            if tensor is not None and key not in module._non_persistent_buffers_set:  # e.g. rotary inv_freq
                 state[f"{plain}.{key}"] = tensor.detach()
     return state
 
@@ -101,7 +101,9 @@ def held_out_batches(checkpoint: dict, module, num_prompts: int) -> list[tuple[t
     if record is None:
         raise UserInputError("export: this checkpoint does not record its data module; pass --prompts FILE")
     module_name, _, class_name = record["class_path"].rpartition(".")
-    datamodule = getattr(importlib.import_module(module_name), class_name)(**record["init_args"])
+    kind = getattr(importlib.import_module(module_name), class_name)
+    init_args = {k: v for k, v in record["init_args"].items() if not k.startswith("_")}  # not CLI bookkeeping
+    datamodule = kind(**init_args)
     datamodule.setup("validate")
     loaders = datamodule.val_dataloader()
     loader = loaders[0] if isinstance(loaders, (list, tuple)) else loaders

@@ -1,17 +1,20 @@
-"""A Trainer whose precision follows the hardware unless a config names one."""
+"""lit's Trainer: precision that follows the hardware, and runs that survive interruption."""
 
 from __future__ import annotations
 
 from typing import Optional, Union
 
 import lightning as L
+from lightning.fabric.plugins import TorchCheckpointIO
 
+from lit.fault_tolerance import AtomicCheckpointIO, RngState, SaveOnInterrupt
 from modules.hardware import resolve_precision
 
 
 class Trainer(L.Trainer):
     def __init__(self, *args, precision: Optional[Union[str, int]] = "auto", **kwargs):
-        """Lightning's Trainer with `precision: auto`.
+        """Lightning's Trainer with `precision: auto`, atomic checkpoint files loaded with
+        `weights_only=True`, a checkpoint on SIGTERM/Ctrl-C, and the RNG state in checkpoints.
 
         Args:
             precision: "auto" is bf16-mixed where the device computes bf16 natively (recent GPUs, CPUs
@@ -19,4 +22,13 @@ class Trainer(L.Trainer):
                 slower. Any Lightning precision ("32-true", "bf16-mixed", "16-mixed", ...) is passed on.
         """
         accelerator = kwargs.get("accelerator")
+        callbacks = kwargs.get("callbacks") or []
+        callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+        for always in (SaveOnInterrupt, RngState):
+            if not any(isinstance(c, always) for c in callbacks):
+                callbacks.append(always())
+        kwargs["callbacks"] = callbacks
         super().__init__(*args, precision=resolve_precision(precision, accelerator), **kwargs)
+        # Lightning's default writer only: a config's own CheckpointIO, or a strategy's (XLA), stays.
+        if type(self.strategy.checkpoint_io) is TorchCheckpointIO:
+            self.strategy.checkpoint_io = AtomicCheckpointIO()

@@ -12,13 +12,14 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch.nn.modules.module import _IncompatibleKeys
 from torchmetrics import MeanMetric
 
-from modules.errors import UserInputError
+from modules.errors import NonFiniteLossError, UserInputError
 from modules.generation import greedy_generate
 from modules.generation_log import log_generations
 from modules.hardware import resolve_dtype
 from modules.lora_dropout import use_uniform_dropout
 from modules.loss import loss_at_positions
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
+from modules.strategies import check_quantization_support
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
 from modules.tokenizer import load_tokenizer
 
@@ -52,6 +53,10 @@ class CausalLM(L.LightningModule):
             "flash_attention_2", ...; None leaves the choice to transformers.
         fast_dropout: LoRA's dropout masks on CPU from `uniform_` instead of `bernoulli_`
             (`UniformDropout`: the same masks, 40% cheaper; bernoulli was 17% of a CPU training step).
+        finite_check: when a non-finite training loss stops the run. "step": checked every step,
+            before the update; "log": a flag kept on the device, read at logging steps and before every
+            checkpoint write (no per-step host sync; the last good checkpoint is still the one kept);
+            "auto": "step" on CPU, where reading the loss costs nothing, "log" on accelerators.
     """
 
     def __init__(
@@ -70,6 +75,7 @@ class CausalLM(L.LightningModule):
         trained_logits_only: bool = True,
         attn_implementation: Optional[str] = "sdpa",
         fast_dropout: bool = True,
+        finite_check: str = "auto",
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
@@ -93,6 +99,10 @@ class CausalLM(L.LightningModule):
         self.trained_logits_only = trained_logits_only
         self.attn_implementation = attn_implementation
         self.fast_dropout = fast_dropout
+        if finite_check not in ("auto", "step", "log"):
+            raise UserInputError(f"finite_check must be auto, step or log, not {finite_check!r}")
+        self.finite_check = finite_check
+        self._first_non_finite: Optional[torch.Tensor] = None  # "log" mode: (first bad step, steps seen), on device
         self.samples: dict[str, list[dict]] = {}  # per evaluation set: the logged generations
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
@@ -112,6 +122,9 @@ class CausalLM(L.LightningModule):
             return
         from transformers import AutoModelForCausalLM
 
+        strategy = self.trainer.strategy if self._trainer is not None else None
+        if self.quantization is not None:  # unsupported strategy + 4-bit combinations fail before loading
+            check_quantization_support(strategy, True, self.quantization.quant_storage)
         init = self._read_init_weights()  # before the expensive load, so a bad path fails fast
         path = resolve_model_source(self.source)
         accelerator = self._accelerator()
@@ -122,7 +135,7 @@ class CausalLM(L.LightningModule):
             dtype=dtype, trust_remote_code=self.trust_remote_code, attn_implementation=self.attn_implementation
         )
         if self.quantization is not None:
-            kwargs["quantization_config"] = bnb_config(self.quantization, accelerator)
+            kwargs["quantization_config"] = bnb_config(self.quantization, accelerator, strategy)
             # Each process loads the 4-bit base onto its own device, never "auto" across devices.
             device = self.trainer.strategy.root_device if self._trainer is not None else torch.device("cpu")
             kwargs["device_map"] = {"": device}
@@ -205,10 +218,20 @@ class CausalLM(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
-        # Logger only: a progress-bar metric is read back to the host (a device sync) every step.
-        self.log("train/loss", loss)
+        if self._check_every_step():
+            # One host read per step, before backward: a NaN never reaches the weights or a checkpoint.
+            if not torch.isfinite(loss):
+                where = f"step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
+                message = f"train/loss is {loss.item()} at {where}: stopped before this step updated any weight"
+                self._stop_non_finite(message)
+        else:
+            self._note_non_finite(loss)
+        # In the progress bar where reading it is free (CPU): there it is read back every step, which
+        # on a GPU is a device sync; there the logger alone has it, at logging steps.
+        self.log("train/loss", loss, prog_bar=self._check_every_step())
         every = self.trainer.log_every_n_steps if self._trainer is not None else 0
         if every and self.trainer.optimizers and (self.global_step + 1) % every == 0:
+            self._raise_noted_non_finite()
             # Only at the steps the logger writes: a float logged is a host-to-device copy (a sync).
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
@@ -312,7 +335,51 @@ class CausalLM(L.LightningModule):
     def _trainable_keys(self) -> set[str]:
         return {name for name, p in self.named_parameters() if p.requires_grad}
 
+    def _stop_non_finite(self, what: str) -> None:
+        io = getattr(self.trainer.strategy, "checkpoint_io", None)
+        latest = getattr(io, "last_saved", None) or self.trainer.ckpt_path
+        kept = f"the last checkpoint written, {latest}, is kept" if latest else "no checkpoint had been written yet"
+        raise NonFiniteLossError(
+            f"{what}; {kept}. Usual causes: a learning rate too high, fp16 overflow (try precision "
+            "bf16-mixed or 32-true), or a bad batch"
+        )
+
+    def _check_every_step(self) -> bool:
+        """"step": read the loss every step (free on CPU, where the value is already on the host);
+        "log": keep a flag on the device and read it at logging steps and before every checkpoint
+        write (on a GPU a per-step read is a sync that stalls the queue). "auto" picks by device."""
+        if self.finite_check == "auto":
+            return self._trainer is None or self.trainer.strategy.root_device.type == "cpu"
+        return self.finite_check == "step"
+
+    def _note_non_finite(self, loss: torch.Tensor) -> None:
+        # Device ops only: the first step whose loss was not finite (-1: none yet), and the step
+        # counter (one copy to the device when the flag is made, none after).
+        if self._first_non_finite is None or self._first_non_finite.device != loss.device:
+            self._first_non_finite = torch.tensor([-1, self.global_step], device=loss.device)
+        first, seen = self._first_non_finite[0], self._first_non_finite[1]
+        bad = ~torch.isfinite(loss.detach()) & (first < 0)
+        first.copy_(torch.where(bad, seen, first))
+        seen.add_(1)
+
+    def _raise_noted_non_finite(self) -> None:
+        if self._first_non_finite is None:
+            return
+        first = int(self._first_non_finite[0])
+        if first >= 0:
+            self._stop_non_finite(f"train/loss was not finite at step {first} (found at step {self.global_step}: "
+                                  "finite_check log reads it at logging steps); the weights since then are not saved")  # fmt: skip
+
+    def on_train_end(self) -> None:
+        self._raise_noted_non_finite()
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self._trainer is not None:  # never overwrite a good checkpoint with NaNs
+            self._raise_noted_non_finite()
+            bad = [k for k in self._trainable_keys() if not torch.isfinite(self.get_parameter(k)).all()]
+            if bad:
+                self._stop_non_finite(f"{len(bad)} trained weight(s) are not finite at step {self.global_step} "
+                                      f"(e.g. {bad[0]}): this checkpoint is not written")  # fmt: skip
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         if datamodule is not None:  # so `lit export` can check itself on this run's held-out prompts
             kind = type(datamodule)

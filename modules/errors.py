@@ -3,3 +3,7 @@
 
 class UserInputError(ValueError):
     """Bad input (data, model source, settings); the message says what and where."""
+
+
+class NonFiniteLossError(UserInputError):
+    """The training loss (or a weight about to be saved) became NaN or infinite; the run stops there."""

@@ -38,21 +38,28 @@ class QuantArgs:
         quant_type: "nf4" or "fp4".
         double_quant: also quantize the quantization constants.
         compute_dtype: dtype of the matmuls; "auto" is bf16 where the device has native bf16, else fp32.
+        quant_storage: dtype the packed 4-bit weights are stored in; "auto" is uint8, and the compute
+            dtype under FSDP (which must flatten them with the other parameters).
     """
 
     quant_type: Literal["nf4", "fp4"] = "nf4"
     double_quant: bool = True
     compute_dtype: str = "auto"
+    quant_storage: str = "auto"
 
 
-def bnb_config(args: QuantArgs, accelerator: Optional[str] = None):
+def bnb_config(args: QuantArgs, accelerator: Optional[str] = None, strategy=None):
     from transformers import BitsAndBytesConfig
 
+    from modules.strategies import quant_storage_dtype
+
+    compute_dtype = resolve_dtype(args.compute_dtype, accelerator)
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=args.quant_type,
         bnb_4bit_use_double_quant=args.double_quant,
-        bnb_4bit_compute_dtype=resolve_dtype(args.compute_dtype, accelerator),
+        bnb_4bit_compute_dtype=compute_dtype,
+        bnb_4bit_quant_storage=quant_storage_dtype(strategy, args.quant_storage, compute_dtype),
     )
 
 

@@ -25,7 +25,7 @@ def _finish_wandb_runs():
     """A W&B run lives until its process ends; each test gets its own."""
     yield
     if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
-        sys.modules["wandb"].finish(quiet=True)
+        sys.modules["wandb"].finish()
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def test_tiny_fit_checkpoint_holds_only_the_adapter(tiny_fit_args, tmp_path):
     assert ckpt["adapter_only"] and ckpt["optimizer_states"]
     # 3 adapted projections x 2 layers x (A, B)
     assert len(keys) == 12
-    assert ckpt["hyper_parameters"]["quantization"] == {"quant_type": "nf4", "double_quant": True, "compute_dtype": "auto"}
+    assert ckpt["hyper_parameters"]["quantization"] == {"quant_type": "nf4", "double_quant": True, "compute_dtype": "auto", "quant_storage": "auto"}
 
 
 def test_resume_loads_the_saved_adapter_not_a_fresh_one(tiny_fit_args, tmp_path):

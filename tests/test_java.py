@@ -143,3 +143,23 @@ def test_data_command_java(tmp_path):
     out = tmp_path / "java.jsonl"
     cli_main(["data", "java-instruct", "--num-examples", "50", "--seed", "0", "--out", str(out)])
     assert len(out.read_text(encoding="utf-8").splitlines()) == 50
+
+
+def test_word_lists_never_bring_a_held_out_word_into_training(tmp_path):
+    import re
+
+    from datamodules.java_words import load_word_list
+    from modules.errors import UserInputError
+
+    held_out = set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES)
+    own = tmp_path / "words.txt"
+    own.write_text("# mine\n" + "\n".join(sorted(held_out)) + "\nzorblat\n")  # a list that holds every held-out word
+    examples = generate_java_instructions(5000, seed=0, extra_words=1000, word_lists=["english", "spanish", str(own)])
+    words = {w for e in examples for w in re.findall(r"[a-z]+", e["prompt"])}
+    assert not words & held_out
+    assert len(words) > 2000  # the lists did widen the vocabulary
+    assert len(load_word_list("english")) == 2140 and len(load_word_list("spanish")) == 926
+    bad = tmp_path / "bad.txt"
+    bad.write_text("apple\nclass\n")
+    with pytest.raises(UserInputError, match=r"bad.txt:2: 'class'"):
+        load_word_list(str(bad))

@@ -51,14 +51,16 @@ def test_reads_prompt_completion_jsonl(tmp_path):
     path = tmp_path / "pc.jsonl"
     path.write_text('{"prompt": "20 más 23 es igual a", "completion": "nueve"}\n\n', encoding="utf-8")
     [example] = read_examples(str(path))
-    assert example == {"prompt": "20 más 23 es igual a", "completion": "nueve", "reference": None}
+    assert example == {"prompt": "20 más 23 es igual a", "completion": "nueve", "reference": None, "where": f"{path}:1"}
     assert target_of(example["prompt"]) == 43
 
 
 def test_reads_a_datasets_source(tmp_path):
     path = tmp_path / "sums.csv"
     path.write_text("prompt,completion\n12 es igual a,nueve más tres\n", encoding="utf-8")
-    assert read_examples(str(path)) == [{"prompt": "12 es igual a", "completion": "nueve más tres", "reference": None}]
+    assert read_examples(str(path)) == [
+        {"prompt": "12 es igual a", "completion": "nueve más tres", "reference": None, "where": f"{path}[0]"}
+    ]
 
 
 def _setup(tmp_path, **kwargs):

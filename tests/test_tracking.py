@@ -37,7 +37,7 @@ def test_tiny_fit_logs_to_an_offline_wandb_run_with_generation_tables(tiny_fit_a
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
-    cli = cli_main(wandb_fit_args(tiny_fit_args, tmp_path))
+    cli = cli_main(wandb_fit_args(tiny_fit_args, tmp_path, "--trainer.logger.log_model", "true"))
     logger = cli.trainer.logger
     assert isinstance(logger, WandbLogger) and logger.wandb_mode == "offline"
     assert [r.message for r in caplog.records if "wandb sync" in r.message]  # the one line on how to upload
@@ -59,6 +59,9 @@ def test_tiny_fit_logs_to_an_offline_wandb_run_with_generation_tables(tiny_fit_a
     assert len(rows["data"]) == 3 and all("es igual a" in r[0] for r in rows["data"])
     # The resolved config is the run's hyperparameters.
     assert run["config"]["config"]["model"]["init_args"]["lora"]["r"] == 8
+    # log_model: the checkpoint is a model artifact of the run, uploaded by `wandb sync`.
+    models = [a for a in run["artifacts"] if a["type"] == "model"]
+    assert models and "model.ckpt" in models[0]["files"]
     # The local copies beside the checkpoints.
     local = logger.run_dir
     assert (local / "checkpoints" / "last.ckpt").is_file() and (local / "config.yaml").is_file()

@@ -58,11 +58,11 @@ def _items(items) -> dict:
 
 
 def read_offline_run(run_dir: Path) -> dict:
-    """{"history": [...], "summary": {...}, "config": {...}} of an offline run directory."""
+    """{"history", "summary", "config", "artifacts"} of an offline run directory."""
     from wandb.proto import wandb_internal_pb2
 
     [data_file] = Path(run_dir).glob("*.wandb")
-    history, summary, config = [], {}, {}
+    history, summary, config, artifacts = [], {}, {}, []
     for raw in read_records(data_file):
         record = wandb_internal_pb2.Record()
         record.ParseFromString(raw)
@@ -73,7 +73,10 @@ def read_offline_run(run_dir: Path) -> dict:
             _merge(summary, _items(record.summary.update))
         elif kind == "config":
             config.update(_items(record.config.update))
-    return {"history": history, "summary": summary, "config": config}
+        elif kind == "artifact":
+            artifacts.append({"type": record.artifact.type, "name": record.artifact.name,
+                              "files": [entry.path for entry in record.artifact.manifest.contents]})  # fmt: skip
+    return {"history": history, "summary": summary, "config": config, "artifacts": artifacts}
 
 
 def _merge(into: dict, new: dict) -> None:

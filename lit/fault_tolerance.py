@@ -1,0 +1,237 @@
+"""Surviving interruptions: atomic checkpoint files loaded safely, a checkpoint on SIGTERM or Ctrl-C,
+and the random generators' state carried across a resume.
+
+With the data order (`datamodules.resumable`) and Lightning's own optimizer, scheduler and loop
+state, a run stopped after any step and resumed with `--ckpt_path last` continues exactly as if it
+had never stopped (tests/test_fault_tolerance.py compares the two).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import signal
+import threading
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from modules.errors import UserInputError
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoint files written whole or not at all, and read without running pickled code.
+
+    A save goes to a temporary file beside the target, is flushed to disk, then renamed over it
+    (`os.replace`, atomic on POSIX and Windows): a crash or a full disk mid-write leaves the previous
+    `last.ckpt` as it was. (Lightning's own save commits through fsspec, which writes the temporary
+    file under /tmp and moves it: a copy, not an atomic rename, when /tmp is another file system.)
+    Loads use `torch.load(weights_only=True)` unless a caller asks otherwise.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_saved: Optional[str] = None  # named by the non-finite-loss message
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path, storage_options: Optional[Any] = None
+    ) -> None:
+        if "://" in str(path):  # remote storage: an object store's upload is already all-or-nothing
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(temporary, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
+            folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        self.last_saved = str(path)
+
+    def load_checkpoint(self, path, map_location: Optional[Callable] = lambda storage, loc: storage,
+                        weights_only: Optional[bool] = None) -> dict[str, Any]:  # fmt: skip
+        weights_only = True if weights_only is None else weights_only
+        try:
+            return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
+        except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
+            friendly = unreadable_checkpoint(path, error)
+            if friendly is None:
+                raise
+            raise friendly from None
+
+
+def unreadable_checkpoint(path, error: BaseException) -> Optional[UserInputError]:
+    """The one-line message for a checkpoint torch.load refused, or None for an error of another kind."""
+    if isinstance(error, FileNotFoundError):
+        return UserInputError(f"checkpoint {path} does not exist")
+    if isinstance(error, pickle.UnpicklingError):
+        lines = [line.strip() for line in str(error).splitlines() if "Unsupported global" in line]
+        detail = f" ({lines[0].split('. ')[0][:160]})" if lines else ""
+        return UserInputError(
+            f"checkpoint {path} holds Python objects besides tensors and plain data{detail}; lit loads "
+            "checkpoints with torch.load(weights_only=True), which will not run the code such objects bring"
+        )
+    text = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
+    if (
+        isinstance(error, (OSError, EOFError))
+        or "zip archive" in str(error)
+        or "PytorchStreamReader" in str(error)
+    ):
+        return UserInputError(f"checkpoint {path} cannot be read: the file is truncated or corrupt ({text})")
+    return None
+
+
+def collect_rng_states() -> dict[str, Any]:
+    """Python's, numpy's and torch's (CPU and CUDA) generator states, as plain data for weights_only loads."""
+    states: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["torch.cuda"] = torch.cuda.get_rng_state_all()
+    try:
+        import numpy as np
+
+        kind, keys, position, has_gauss, gauss = np.random.get_state()
+        states["numpy"] = (kind, keys.tolist(), position, has_gauss, gauss)
+    except ImportError:
+        pass
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    random.setstate(states["python"])
+    torch.set_rng_state(states["torch"])
+    if "torch.cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["torch.cuda"])
+    if "numpy" in states:
+        import numpy as np
+
+        kind, keys, position, has_gauss, gauss = states["numpy"]
+        np.random.set_state((kind, np.array(keys, dtype=np.uint32), position, has_gauss, gauss))
+
+
+class RngState(Callback):
+    """Carries the random generators across a resume, so dropout masks continue where they stopped.
+
+    Checkpoints hold the states at the moment of saving (after a training step); a resumed run sets
+    them right before its first batch, after model loading and anything else that drew numbers.
+    With several processes each one gets the saving process's state (not exact, see the README).
+    """
+
+    def __init__(self) -> None:
+        self._pending: Optional[dict] = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return collect_rng_states()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._pending = state_dict
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self._pending is not None:
+            set_rng_states(self._pending)
+            self._pending = None
+
+
+def last_checkpoint_path(trainer) -> Path:
+    """Where an interrupted run saves: the first ModelCheckpoint's folder, or default_root_dir/checkpoints."""
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.dirpath:
+            return Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+    return Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
+
+
+def find_last_checkpoint(trainer) -> Optional[Path]:
+    """The newest `last*.ckpt` in this run's folders, for `--ckpt_path last`.
+
+    Lightning looks only in the folder of the current logger version; with a versioned logger (the
+    configs' CSVLogger: runs/NAME/lightning_logs/version_N/checkpoints) a new run gets a new, empty
+    folder and would silently start from scratch. This also looks in the earlier versions' folders.
+    """
+    roots = {Path(trainer.default_root_dir)}
+    roots |= {Path(logger.save_dir) for logger in trainer.loggers if getattr(logger, "save_dir", None)}
+    roots |= {Path(c.dirpath) for c in trainer.checkpoint_callbacks if getattr(c, "dirpath", None)}
+    patterns = [
+        "last*.ckpt",
+        "checkpoints/last*.ckpt",
+        "*/checkpoints/last*.ckpt",
+        "*/*/checkpoints/last*.ckpt",
+    ]
+    found = {path for root in roots for pattern in patterns for path in root.glob(pattern) if path.is_file()}
+    return max(found, key=lambda path: path.stat().st_mtime) if found else None
+
+
+class SaveOnInterrupt(Callback):
+    """SIGTERM or Ctrl-C during `fit`: finish the current batch, save `last.ckpt`, say how to resume, exit.
+
+    The run stops between batches (Lightning's SIGTERM path; Ctrl-C is turned into it), so the
+    checkpoint holds the state an uninterrupted run has after that step. The exit status is 128 plus
+    the signal number (143 for SIGTERM, 130 for Ctrl-C): a wrapper can tell an interrupted run from a
+    finished one (0) and an error (1). A second Ctrl-C stops at once and saves nothing (the state may
+    be half-way through a step); the checkpoints written before stay.
+    """
+
+    def __init__(self) -> None:
+        self.signal: Optional[int] = None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        # Lightning registers its SIGTERM handler just before training and restores the previous
+        # handlers of every signal when fit ends, so these live exactly as long as the run.
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self.signal = None
+        lightning_sigterm = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum, frame):
+            self.signal = self.signal or signum
+            if callable(lightning_sigterm):
+                lightning_sigterm(signum, frame)  # sets trainer.received_sigterm: stop after this batch
+
+        def on_sigint(signum, frame):
+            self.signal = signal.SIGINT
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C interrupts at once
+            on_sigterm(signal.SIGTERM, frame)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+        signal.signal(signal.SIGINT, on_sigint)
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if isinstance(exception, KeyboardInterrupt):
+            which = "a second Ctrl-C" if self.signal == signal.SIGINT else "Ctrl-C"
+            rank_zero_info(
+                f"lit: stopped at once by {which}; no checkpoint for this point, earlier ones are kept"
+            )
+            return
+        if (
+            not isinstance(exception, SIGTERMException)
+            or trainer.state.fn != TrainerFn.FITTING
+            or trainer.sanity_checking
+        ):
+            return
+        name = (
+            "Ctrl-C (SIGINT)"
+            if self.signal == signal.SIGINT
+            else signal.Signals(self.signal or signal.SIGTERM).name
+        )
+        path = last_checkpoint_path(trainer)
+        trainer.save_checkpoint(path)
+        exception.code = 128 + (self.signal or signal.SIGTERM)  # SystemExit's status once it leaves `fit`
+        rank_zero_info(  # `lit fit` finds this file for `last` (find_last_checkpoint)
+            f"lit: {name} received: stopped after step {trainer.global_step} (epoch {trainer.current_epoch}) "
+            f"and saved {path}. Resume with the same command plus --ckpt_path last"
+        )

@@ -1,0 +1,116 @@
+"""Issue 5: strategies. DDP on 2 CPU processes (gloo) against 1 process; multi-node settings; FSDP/DeepSpeed on GPU."""
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lit.cli import cli_main
+from tests.conftest import ROOT
+
+TINY = ["--config", "configs/tiny/sums.yaml", "--trainer.enable_progress_bar", "false",
+        "--trainer.enable_model_summary", "false"]  # fmt: skip
+
+
+def run_lit(args: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
+    """`python -m lit ...` in a fresh process: Lightning's DDP launcher re-runs the command per rank."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", WANDB_MODE="disabled")
+    result = subprocess.run([sys.executable, "-m", "lit", *args], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=timeout)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def last_metrics(log_dir) -> dict:
+    [path] = list(log_dir.rglob("metrics.csv"))
+    merged = {}
+    for row in csv.DictReader(open(path)):
+        merged.update({k: float(v) for k, v in row.items() if v})
+    return merged
+
+
+def csv_logger(path) -> list[str]:
+    return ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(path)]
+
+
+def test_ddp_on_two_cpu_processes_scores_like_one_process_and_its_checkpoint_loads(tmp_path):
+    ddp = ["--config", "configs/strategies/ddp.yaml", "--trainer.accelerator", "cpu", "--trainer.devices", "2"]
+    run_lit(["fit", *TINY, *ddp, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "fit"),
+             *csv_logger(tmp_path / "fit")])  # fmt: skip
+    ckpt = tmp_path / "fit" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file()
+    # The 2-process checkpoint validates in one process (in this one) ...
+    one = cli_main(["validate", *TINY, "--ckpt_path", str(ckpt), *csv_logger(tmp_path / "one")])
+    one_metrics = {k: float(v) for k, v in one.trainer.callback_metrics.items()}
+    # ... and in two, sharded: every held-out example scored exactly once.
+    run_lit(["validate", *TINY, *ddp, "--ckpt_path", str(ckpt), *csv_logger(tmp_path / "two")])
+    two_metrics = last_metrics(tmp_path / "two")
+    for key in ("val/mae", "val/exact", "val/parse_rate", "val/loss"):
+        assert two_metrics[key] == pytest.approx(one_metrics[key], rel=1e-4, abs=1e-5), key
+
+
+def test_eval_sampler_shards_without_repeating(monkeypatch):
+    import torch.distributed as dist
+
+    from datamodules.distributed import eval_sampler
+
+    assert eval_sampler(list(range(5))) is None  # one process: Lightning's default loader
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    shards = []
+    for rank in (0, 1):
+        monkeypatch.setattr(dist, "get_rank", lambda rank=rank: rank)
+        shards.append(list(eval_sampler(list(range(5)))))
+    assert sorted(shards[0] + shards[1]) == [0, 1, 2, 3, 4]  # no example twice, none dropped
+
+
+def test_multi_node_settings_parse_and_reach_the_trainer(monkeypatch):
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+    from lightning.pytorch.strategies import DDPStrategy
+
+    # As `srun` sets them for task 0 of 4 (2 nodes x 2 processes).
+    slurm = {"SLURM_NTASKS": "4", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "2", "SLURM_JOB_NAME": "lit",
+             "SLURM_JOB_ID": "42", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0",
+             "SLURM_NODELIST": "node[1-2]"}  # fmt: skip
+    for key, value in slurm.items():
+        monkeypatch.setenv(key, value)
+    cli = cli_main(["--config", "configs/tiny/sums.yaml", "--config", "configs/strategies/ddp.yaml",
+                    "--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.num_nodes", "2",
+                    "--trainer.plugins", "lightning.fabric.plugins.environments.SLURMEnvironment",
+                    "--trainer.plugins.auto_requeue", "true"], run=False)  # fmt: skip
+    trainer = cli.trainer
+    assert trainer.num_nodes == 2 and trainer.num_devices == 2
+    assert isinstance(trainer.strategy, DDPStrategy)
+    environment = trainer.strategy.cluster_environment
+    assert isinstance(environment, SLURMEnvironment) and environment.auto_requeue
+    assert environment.world_size() == 4 and environment.main_address == "node1"
+
+
+def test_deepspeed_stage_3_with_4bit_is_refused_before_loading():
+    from modules.errors import UserInputError
+    from modules.strategies import check_quantization_support
+
+    class DeepSpeedStrategy:  # what the check reads of Lightning's strategy
+        config = {"zero_optimization": {"stage": 3}}
+
+    with pytest.raises(UserInputError, match="ZeRO stage 3"):
+        check_quantization_support(DeepSpeedStrategy(), True, "auto")
+
+    class FSDPStrategy:
+        pass
+
+    with pytest.raises(UserInputError, match="quant_storage"):
+        check_quantization_support(FSDPStrategy(), True, "uint8")
+    check_quantization_support(FSDPStrategy(), True, "auto")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA devices")
+@pytest.mark.parametrize("overlay", ["fsdp", "deepspeed"])
+def test_sharded_strategies_on_gpus(tmp_path, overlay):
+    run_lit(["fit", "--config", "configs/tiny/java_instruct.yaml", "--config", f"configs/strategies/{overlay}.yaml",
+             "--trainer.accelerator", "gpu", "--trainer.devices", "2", "--trainer.max_steps", "4",
+             "--trainer.default_root_dir", str(tmp_path)])  # fmt: skip
