@@ -89,6 +89,28 @@ def test_length_grouped_order_is_fixed_by_seed_and_epoch():
     assert len(first.batches()[-1]) == 203 % 8  # the short batch stays last, where the loader cuts it
 
 
+def test_length_grouped_batches_deal_whole_batches_to_processes_and_resume_in_place():
+    sizes = lengths(195)  # 24 full batches and a short one: one full batch repeats to even the count
+    shares = []
+    for rank in range(2):
+        sampler = LengthGroupedSampler(sizes, 8, seed=5)
+        sampler.num_replicas, sampler.rank = 2, rank  # as under DDP with two processes
+        order = list(sampler)
+        assert len(order) == len(sampler)
+        shares.append([order[i : i + 8] for i in range(0, len(order), 8)])
+        # a resume 3 batches in continues with exactly the rest of this process's stream
+        sampler.start = 3 * 8
+        assert list(sampler) == order[3 * 8 :]
+        assert list(sampler) == order  # the skip applies once
+    assert len(shares[0]) == len(shares[1]) == 13  # the same number of steps on each process
+    dealt = [b for pair in zip(*shares) for b in pair]
+    whole = LengthGroupedSampler(sizes, 8, seed=5)
+    whole.num_replicas = 2
+    assert dealt == whole.batches()  # whole length-grouped batches, batch i to process i % 2
+    assert sorted({i for b in dealt for i in b}) == list(range(195)) and len(dealt) == 26  # every example
+    assert [len(b) for b in shares[0] + shares[1]].count(195 % 8) == 1 and len(shares[0][-1] + shares[1][-1]) == 8 + 195 % 8
+
+
 def train_batches(seed: int, group_by_length: bool) -> list[list[str]]:
     L.seed_everything(seed)
     data = JavaInstructDataModule(tokenizer=TINY_GPT2, num_examples=64, num_val_examples=2, batch_size=8,
