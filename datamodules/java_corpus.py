@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from datamodules.distributed import eval_sampler
 from datamodules.records import DataError, iter_records
 from datamodules.resumable import ResumableLoader
+from modules.model_source import cache_dir
 from modules.tokenizer import load_tokenizer
 
 
@@ -165,8 +166,7 @@ class JavaCorpusDataModule(L.LightningDataModule):
         if self.tokenizer is None:
             self.tokenizer = load_tokenizer(self.tokenizer_source, trust_remote_code=self.trust_remote_code)
         for name, texts in self.read_files().items():
-            ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-            blocks = pack(ids, self.tokenizer.eos_token_id, self.block_size)
+            blocks = self.tokenized_blocks(texts)
             if name == "val" and self.max_val_blocks:
                 blocks = blocks[: self.max_val_blocks]
             if len(blocks) == 0:
@@ -179,10 +179,34 @@ class JavaCorpusDataModule(L.LightningDataModule):
             f"{self.block_size} tokens, every token trained; the first train block:\n  {first[:600]!r}"
         )
 
+    def tokenized_blocks(self, texts: list[str]) -> torch.Tensor:
+        """Tokenize and pack once: later runs with the same tokenizer, texts and block size load the
+        blocks from `$LIT_CACHE/tokens` (the JDK's java.util took ~5-10 s to tokenize on 2 cores)."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)  # a fast tokenizer's full definition
+        path = None
+        if backend is not None:
+            key = hashlib.sha256(backend.to_str().encode("utf-8"))
+            key.update(f"{self.tokenizer.eos_token_id}:{self.block_size}".encode())
+            for text in texts:
+                key.update(hashlib.sha1(text.encode("utf-8")).digest())
+            path = cache_dir() / "tokens" / f"{key.hexdigest()[:32]}.pt"
+            if path.is_file():
+                return torch.load(path, weights_only=True)
+        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        blocks = pack(ids, self.tokenizer.eos_token_id, self.block_size)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")  # concurrent runs never read half a file
+            torch.save(blocks, partial)
+            partial.replace(path)
+        return blocks
+
     @staticmethod
     def collate(blocks: list[torch.Tensor]) -> dict:
         input_ids = torch.stack(blocks)
-        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": input_ids.clone()}
+        # Unpadded, so no pad on the left: `pads_right` lets the model leave out the all-ones mask.
+        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": input_ids.clone(),
+                "pads_right": True}  # fmt: skip
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         if name == "train":  # a seeded order whose position goes into checkpoints: exact mid-epoch resume

@@ -13,12 +13,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from datamodules.distributed import eval_sampler
+from datamodules.length_grouped import LengthGroupedSampler
 from datamodules.preflight import preflight, warn_cut
 from datamodules.records import DataError, read_examples
-from datamodules.resumable import ResumableLoader
+from datamodules.resumable import ResumableLoader, default_seed
+from modules.loss import IGNORE_INDEX, trained_positions
 from modules.tokenizer import load_tokenizer
-
-IGNORE_INDEX = -100  # label value that the loss skips
 
 
 class PromptCompletionDataModule(L.LightningDataModule):
@@ -37,6 +37,8 @@ class PromptCompletionDataModule(L.LightningDataModule):
         chat_template: render prompts with the tokenizer's chat template; None uses it when present.
         num_workers: DataLoader workers.
         trust_remote_code: allow tokenizer code from the hub; linked from `model.trust_remote_code`.
+        group_by_length: batch training examples of similar length together (less padding, in an
+            order fixed by the seed: `LengthGroupedSampler`); False draws batches uniformly at random.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class PromptCompletionDataModule(L.LightningDataModule):
         chat_template: Optional[bool] = None,
         num_workers: int = 0,
         trust_remote_code: bool = False,
+        group_by_length: bool = True,
     ):
         super().__init__()
         self.save_hyperparameters()  # recorded in checkpoints: `lit export` rebuilds the data from them
@@ -63,6 +66,7 @@ class PromptCompletionDataModule(L.LightningDataModule):
         self.chat_template = chat_template
         self.num_workers = num_workers
         self.trust_remote_code = trust_remote_code
+        self.group_by_length = group_by_length
         self.tokenizer = None
         self.datasets: dict[str, list[dict]] = {}
         self.checked = False  # the pre-flight runs once, at the first `fit` setup
@@ -195,12 +199,18 @@ class PromptCompletionDataModule(L.LightningDataModule):
             "prompts": [i["prompt"] for i in items],
             "references": [i["reference"] for i in items],
         }
+        batch["logit_positions"] = trained_positions(batch["labels"])  # where the model needs logits
+        batch["pads_right"] = True  # training sequences: the causal mask alone keeps pads unseen
         return batch
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split == "train":  # a seeded order whose position goes into checkpoints: exact mid-epoch resume
-            return ResumableLoader(self.datasets[split], batch_size=self.batch_size, shuffle=shuffle,
-                                   collate_fn=self.collate, num_workers=self.num_workers)  # fmt: skip
+            seed, sampler = default_seed(), None
+            if shuffle and self.group_by_length:
+                lengths = [len(item["input_ids"]) for item in self.datasets[split]]
+                sampler = LengthGroupedSampler(lengths, self.batch_size, seed=seed)
+            return ResumableLoader(self.datasets[split], batch_size=self.batch_size, seed=seed, shuffle=shuffle,
+                                   sampler=sampler, collate_fn=self.collate, num_workers=self.num_workers)  # fmt: skip
         return DataLoader(
             self.datasets[split],
             batch_size=self.eval_batch_size,

@@ -17,7 +17,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 
-def _default_seed() -> int:
+def default_seed() -> int:
     # `seed_everything` (the configs' `seed_everything:`) exports the seed; without it, one draw.
     seed = os.environ.get("PL_GLOBAL_SEED")
     return int(seed) if seed is not None else int(torch.empty((), dtype=torch.int64).random_().item())
@@ -52,14 +52,15 @@ class ResumableLoader(DataLoader):
         batch_size: examples per batch.
         seed: shuffle seed; None follows `seed_everything` (or draws one). Saved with the state.
         shuffle: shuffle each epoch; False keeps the dataset order (and still resumes in place).
-        sampler: None builds the resumable one; Lightning passes another only when it rebuilds the
-            loader (e.g. `overfit_batches`), and that order then restarts on resume.
+        sampler: None builds the resumable one; a `ResumableSampler` given (`LengthGroupedSampler`)
+            resumes in place too. Lightning passes another only when it rebuilds the loader (e.g.
+            `overfit_batches`), and that order then restarts on resume.
         **kwargs: passed to `DataLoader` (collate_fn, num_workers, ...).
     """
 
     def __init__(self, dataset, batch_size: int = 1, seed: Optional[int] = None, shuffle: bool = True,
                  sampler=None, **kwargs):  # fmt: skip
-        seed = _default_seed() if seed is None else seed
+        seed = default_seed() if seed is None else seed
         if sampler is None:
             sampler = ResumableSampler(dataset, seed, shuffle)
         # Worker seeds come from this generator, not the global RNG the model's dropout uses.

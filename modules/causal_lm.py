@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import asdict
 from typing import Any, Optional, Union
 
@@ -12,8 +13,11 @@ from torch.nn.modules.module import _IncompatibleKeys
 from torchmetrics import MeanMetric
 
 from modules.errors import NonFiniteLossError, UserInputError
+from modules.generation import greedy_generate
 from modules.generation_log import log_generations
 from modules.hardware import resolve_dtype
+from modules.lora_dropout import use_uniform_dropout
+from modules.loss import loss_at_positions
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.strategies import check_quantization_support
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
@@ -41,6 +45,18 @@ class CausalLM(L.LightningModule):
         log_generations: how many examples of each evaluation set (always the same ones: the first
             of the set) are logged with their generation at every validation: a W&B Table per set,
             and `generations.jsonl` in the run directory.
+        trained_logits_only: compute the LM head only at the positions whose next token carries loss
+            (the completion, not the prompt or the padding; batches name them in `logit_positions`),
+            via the model's `logits_to_keep`; the loss is the same. The head of a 49k-word vocabulary is a large share of a small model's
+            compute and memory (docs/benchmarks.md).
+        attn_implementation: the attention kernel: "sdpa" (PyTorch's fused attention), "eager",
+            "flash_attention_2", ...; None leaves the choice to transformers.
+        fast_dropout: LoRA's dropout masks on CPU from `uniform_` instead of `bernoulli_`
+            (`UniformDropout`: the same masks, 40% cheaper; bernoulli was 17% of a CPU training step).
+        finite_check: when a non-finite training loss stops the run. "step": checked every step,
+            before the update; "log": a flag kept on the device, read at logging steps and before every
+            checkpoint write (no per-step host sync; the last good checkpoint is still the one kept);
+            "auto": "step" on CPU, where reading the loss costs nothing, "log" on accelerators.
     """
 
     def __init__(
@@ -56,6 +72,10 @@ class CausalLM(L.LightningModule):
         trust_remote_code: bool = False,
         init_weights: Optional[str] = None,
         log_generations: int = 8,
+        trained_logits_only: bool = True,
+        attn_implementation: Optional[str] = "sdpa",
+        fast_dropout: bool = True,
+        finite_check: str = "auto",
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
@@ -76,6 +96,13 @@ class CausalLM(L.LightningModule):
         self.trust_remote_code = trust_remote_code
         self.init_weights = init_weights
         self.log_generations = log_generations
+        self.trained_logits_only = trained_logits_only
+        self.attn_implementation = attn_implementation
+        self.fast_dropout = fast_dropout
+        if finite_check not in ("auto", "step", "log"):
+            raise UserInputError(f"finite_check must be auto, step or log, not {finite_check!r}")
+        self.finite_check = finite_check
+        self._first_non_finite: Optional[torch.Tensor] = None  # "log" mode: (first bad step, steps seen), on device
         self.samples: dict[str, list[dict]] = {}  # per evaluation set: the logged generations
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
@@ -104,7 +131,9 @@ class CausalLM(L.LightningModule):
         dtype = resolve_dtype(self.dtype_name, accelerator)
         if self.dtype_name == "auto" and self.lora is None:
             dtype = torch.float32  # weights that train keep fp32 master copies; mixed precision does the rest
-        kwargs: dict[str, Any] = dict(dtype=dtype, trust_remote_code=self.trust_remote_code)
+        kwargs: dict[str, Any] = dict(
+            dtype=dtype, trust_remote_code=self.trust_remote_code, attn_implementation=self.attn_implementation
+        )
         if self.quantization is not None:
             kwargs["quantization_config"] = bnb_config(self.quantization, accelerator, strategy)
             # Each process loads the 4-bit base onto its own device, never "auto" across devices.
@@ -127,8 +156,12 @@ class CausalLM(L.LightningModule):
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if init is not None and not init["adapter_only"]:
             model.load_state_dict(init["state_dict"])
+        if "logits_to_keep" not in inspect.signature(model.forward).parameters:
+            self.trained_logits_only = False  # remote code may predate it: full logits, same loss
         if self.lora is not None:
             model = apply_lora(model, self.lora)
+            if self.fast_dropout:
+                use_uniform_dropout(model)
         if init is not None and init["adapter_only"]:
             self._load_adapter(model, init["state_dict"])
         # from_pretrained returns eval mode; training starts with dropout on, as Lightning expects.
@@ -172,17 +205,34 @@ class CausalLM(L.LightningModule):
         return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
 
     def _loss(self, batch) -> torch.Tensor:
-        return self(batch["input_ids"], batch["attention_mask"], batch["labels"]).loss
+        # Where a batch is padded on the right only (the data modules say so), no real token attends
+        # to a pad under the causal mask, so the mask can go: transformers then runs SDPA with
+        # is_causal instead of building a mask after a data-dependent check (a device sync per step).
+        mask = None if batch.get("pads_right") else batch["attention_mask"]
+        # The data module's collate finds the positions on the host: on the device, nonzero's
+        # data-dependent size would make every step wait for the device.
+        positions = batch.get("logit_positions") if self.trained_logits_only else None
+        if positions is None:
+            return self(batch["input_ids"], mask, batch["labels"]).loss
+        return loss_at_positions(self.model, batch["input_ids"], mask, batch["labels"], positions)
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
-        # One host sync per step, before backward: a NaN never reaches the weights or a checkpoint.
-        if not torch.isfinite(loss):
-            where = f"step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
-            message = f"train/loss is {loss.item()} at {where}: stopped before this step updated any weight"
-            self._stop_non_finite(message)
-        self.log("train/loss", loss, prog_bar=True)
-        if self._trainer is not None and self.trainer.optimizers:
+        if self._check_every_step():
+            # One host read per step, before backward: a NaN never reaches the weights or a checkpoint.
+            if not torch.isfinite(loss):
+                where = f"step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
+                message = f"train/loss is {loss.item()} at {where}: stopped before this step updated any weight"
+                self._stop_non_finite(message)
+        else:
+            self._note_non_finite(loss)
+        # In the progress bar where reading it is free (CPU): there it is read back every step, which
+        # on a GPU is a device sync; there the logger alone has it, at logging steps.
+        self.log("train/loss", loss, prog_bar=self._check_every_step())
+        every = self.trainer.log_every_n_steps if self._trainer is not None else 0
+        if every and self.trainer.optimizers and (self.global_step + 1) % every == 0:
+            self._raise_noted_non_finite()
+            # Only at the steps the logger writes: a float logged is a host-to-device copy (a sync).
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
 
@@ -247,23 +297,19 @@ class CausalLM(L.LightningModule):
     # ---------------------------------------------------------------- generation
     @torch.no_grad()
     def generate(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[str]:
-        """Greedy, batched, KV-cached generation from left-padded prompts; returns the new text."""
+        """Greedy, batched, KV-cached generation from left-padded prompts; returns the new text.
+
+        Sequences leave the batch once they end (`greedy_generate`): the same tokens as
+        `transformers`' greedy `generate`, without decoding pads for the ended ones.
+        """
         was_training = self.model.training
         self.model.eval()
-        output = self.model.generate(
-            input_ids=prompt_ids,
-            attention_mask=prompt_mask,
-            max_new_tokens=self.max_new_tokens,
-            do_sample=False,
-            use_cache=True,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.tokenizer.eos_token_id,
-        )
+        eos = self.tokenizer.eos_token_id
+        new = greedy_generate(self.model, prompt_ids, prompt_mask, self.max_new_tokens, eos, self.tokenizer.pad_token_id)
         self.model.train(was_training)
-        new = output[:, prompt_ids.shape[1] :]
-        ended = (new == self.tokenizer.eos_token_id).int().cumsum(1)  # up to and including the first EOS
-        self.generated_tokens += int(((ended - (new == self.tokenizer.eos_token_id).int()) == 0).sum())
-        return self.tokenizer.batch_decode(output[:, prompt_ids.shape[1] :], skip_special_tokens=True)
+        ended = (new == eos).int().cumsum(1)  # up to and including the first EOS
+        self.generated_tokens += int(((ended - (new == eos).int()) == 0).sum())
+        return self.tokenizer.batch_decode(new, skip_special_tokens=True)
 
     def predict_step(self, batch, batch_idx):
         completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])
@@ -298,8 +344,38 @@ class CausalLM(L.LightningModule):
             "bf16-mixed or 32-true), or a bad batch"
         )
 
+    def _check_every_step(self) -> bool:
+        """"step": read the loss every step (free on CPU, where the value is already on the host);
+        "log": keep a flag on the device and read it at logging steps and before every checkpoint
+        write (on a GPU a per-step read is a sync that stalls the queue). "auto" picks by device."""
+        if self.finite_check == "auto":
+            return self._trainer is None or self.trainer.strategy.root_device.type == "cpu"
+        return self.finite_check == "step"
+
+    def _note_non_finite(self, loss: torch.Tensor) -> None:
+        # Device ops only: the first step whose loss was not finite (-1: none yet), and the step
+        # counter (one copy to the device when the flag is made, none after).
+        if self._first_non_finite is None or self._first_non_finite.device != loss.device:
+            self._first_non_finite = torch.tensor([-1, self.global_step], device=loss.device)
+        first, seen = self._first_non_finite[0], self._first_non_finite[1]
+        bad = ~torch.isfinite(loss.detach()) & (first < 0)
+        first.copy_(torch.where(bad, seen, first))
+        seen.add_(1)
+
+    def _raise_noted_non_finite(self) -> None:
+        if self._first_non_finite is None:
+            return
+        first = int(self._first_non_finite[0])
+        if first >= 0:
+            self._stop_non_finite(f"train/loss was not finite at step {first} (found at step {self.global_step}: "
+                                  "finite_check log reads it at logging steps); the weights since then are not saved")  # fmt: skip
+
+    def on_train_end(self) -> None:
+        self._raise_noted_non_finite()
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self._trainer is not None:  # never overwrite a good checkpoint with NaNs
+            self._raise_noted_non_finite()
             bad = [k for k in self._trainable_keys() if not torch.isfinite(self.get_parameter(k)).all()]
             if bad:
                 self._stop_non_finite(f"{len(bad)} trained weight(s) are not finite at step {self.global_step} "

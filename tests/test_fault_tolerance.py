@@ -200,11 +200,12 @@ def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypat
 
 
 # ---------------------------------------------------------------- 3. non-finite loss
-@pytest.mark.parametrize("what", ["loss", "weights"])
+@pytest.mark.parametrize("what", ["loss", "loss read at logging steps", "weights"])
 def test_non_finite_loss_or_weights_stop_the_run_and_keep_the_last_good_checkpoint(
     what, tmp_path, monkeypatch
 ):
-    if what == "loss":
+    extra = []
+    if what.startswith("loss"):
         real_loss = CausalLM._loss
 
         def nan_at_step_3(self, batch):
@@ -214,6 +215,9 @@ def test_non_finite_loss_or_weights_stop_the_run_and_keep_the_last_good_checkpoi
         message = (
             r"train/loss is nan at step 3 \(epoch 1, batch 0\): stopped before this step updated any weight"
         )
+        if what != "loss":  # the GPU default: a flag on the device, read before the next checkpoint write
+            extra = ["--model.init_args.finite_check", "log", "--trainer.log_every_n_steps", "50"]
+            message = r"train/loss was not finite at step 3 \(found at step 4: .*\); the weights since then are not saved"
     else:  # a finite loss whose update still breaks the weights (an overflow in backward, say)
 
         def on_before_optimizer_step(self, optimizer):
@@ -225,7 +229,7 @@ def test_non_finite_loss_or_weights_stop_the_run_and_keep_the_last_good_checkpoi
             r"1 trained weight\(s\) are not finite at step 4 \(e.g. .*\): this checkpoint is not written"
         )
     with pytest.raises(NonFiniteLossError, match=message) as error:
-        cli_main(_args(tmp_path, "run", "v", *MODES["full"], every_step=True))
+        cli_main(_args(tmp_path, "run", "v", *MODES["full"], *extra, every_step=True))
     last = tmp_path / "run" / "v" / "checkpoints" / "last.ckpt"
     assert f"the last checkpoint written, {last}, is kept" in str(error.value)
     checkpoint = torch.load(last, weights_only=True)

@@ -1,0 +1,364 @@
+"""One benchmark run in its own process (so its peak memory is its own): `python bench/runs.py SYSTEM ...`.
+
+Systems: `lit` (this project's `fit`, as `python -m lit fit` runs it), `hf` (transformers.Trainer +
+peft), `trl` (TRL's SFTTrainer + peft) and `generate` (this project's batched generation against a
+one-prompt-at-a-time loop). All read the same YAML config, so model, tokenized data, batch size,
+LoRA settings and optimizer are the same; precision and threads come from the command line.
+
+Timing: the clock starts after `warmup` optimizer steps and stops after `steps` more; tokens are
+the real (non-pad) tokens of those steps' batches, counted on the host (no device sync per step).
+`vs_hf.py` runs this script; run it alone to debug one system.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+from lightning.pytorch.callbacks import Callback  # noqa: E402
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_memory(device: torch.device) -> dict:
+    """Peak RSS of this process (ru_maxrss is KiB on Linux), and peak CUDA allocation on a GPU."""
+    memory = {"peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+    if device.type == "cuda":
+        memory["peak_cuda_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+    return memory
+
+
+def data_digest(items: list[dict]) -> str:
+    """Fingerprint of the tokenized training set, to check that every system trains on the same data."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(json.dumps([item["input_ids"], item["labels"]]).encode())
+    return digest.hexdigest()[:16]
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Window:
+    """Wall time and real tokens between the end of optimizer step `warmup` and of step `warmup + steps`.
+
+    Also the process's CPU time over the window: CPU seconds per wall second well below the thread
+    count means other processes took the cores (the figure is then not this system's speed).
+    """
+
+    def __init__(self, warmup: int, steps: int):
+        self.warmup, self.steps = warmup, steps
+        self.start = self.seconds = self.cpu_start = self.cpu = None
+        self.tokens = 0
+        self.positions = 0  # padded positions (batch x length) in the window
+
+    def step_end(self, step: int, device: torch.device) -> bool:
+        """Call after optimizer step `step` (1-based); True once the window is complete."""
+        if step == self.warmup:
+            sync(device)
+            self.start, self.cpu_start = time.perf_counter(), cpu_seconds()
+        elif step == self.warmup + self.steps:
+            sync(device)
+            self.seconds, self.cpu = time.perf_counter() - self.start, cpu_seconds() - self.cpu_start
+        return self.seconds is not None
+
+    def result(self) -> dict:
+        return {"seconds": self.seconds, "tokens": self.tokens, "padded_positions": self.positions,
+                "tokens_per_s": self.tokens / self.seconds, "real_token_fraction": self.tokens / self.positions,
+                "cpu_per_wall_s": self.cpu / self.seconds}  # fmt: skip
+
+
+class LitStepTimer(Callback):
+    """Added to `lit fit` with `--trainer.callbacks+=runs.LitStepTimer`; writes its window to `out`."""
+
+    def __init__(self, warmup: int = 3, steps: int = 30, out: str = "lit.json"):
+        self.window = Window(warmup, steps)
+        self.out = out
+        self.extra = {}
+
+    def on_train_start(self, trainer, pl_module):
+        self.extra["data_digest"] = data_digest(trainer.datamodule.datasets["train"])
+        self.extra["attn_implementation"] = pl_module.model.config._attn_implementation
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        window = self.window
+        if window.start is not None and window.seconds is None:  # a step inside the window
+            window.tokens += batch["attention_mask"].sum()  # stays a device tensor until the end
+            window.positions += batch["attention_mask"].numel()
+        if window.step_end(trainer.global_step, pl_module.device) and "loss" not in self.extra:
+            window.tokens = int(window.tokens)
+            self.extra["loss"] = float(outputs["loss"])
+            Path(self.out).write_text(json.dumps({**window.result(), **self.extra}))
+            trainer.should_stop = True
+
+
+def load_config(path: str) -> dict:
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())
+
+
+def build_datamodule(config: dict):
+    """The config's data module, set up for fit: the tokenized examples every system trains on."""
+    import importlib
+
+    data = config["data"]
+    module, name = data["class_path"].rsplit(".", 1)
+    datamodule = getattr(importlib.import_module(module), name)(
+        tokenizer=config["model"]["init_args"]["model"], **data.get("init_args", {})
+    )
+    datamodule.setup("fit")
+    return datamodule
+
+
+# ------------------------------------------------------------------ this project
+def run_lit(options) -> None:
+    from lit.cli import cli_main
+
+    args = [
+        "fit", "--config", options.config,
+        "--trainer.max_steps", str(options.warmup + options.steps + 1),
+        "--trainer.limit_val_batches", "0", "--validate_before_fit", "false",
+        "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+        "--trainer.enable_model_summary", "false", "--trainer.enable_checkpointing", "false",
+        "--trainer.callbacks", "[]",
+        "--trainer.precision", options.precision, "--trainer.accelerator", options.device,
+        "--trainer.default_root_dir", options.workdir,
+        "--trainer.callbacks+=runs.LitStepTimer", "--trainer.callbacks.warmup", str(options.warmup),
+        "--trainer.callbacks.steps", str(options.steps), "--trainer.callbacks.out", options.out,
+        *options.lit_args,
+    ]  # fmt: skip
+    cli = cli_main(args)
+    result = json.loads(Path(options.out).read_text())
+    if options.save_adapter:  # the trained adapter, for the generation benchmark
+        keep = {n for n, p in cli.model.named_parameters() if p.requires_grad}
+        state = {k: v for k, v in cli.model.state_dict().items() if k in keep}
+        torch.save({"state_dict": state, "adapter_only": True}, options.save_adapter)
+    result.update(peak_memory(cli.model.device))
+    Path(options.out).write_text(json.dumps(result))
+
+
+# ------------------------------------------------------------------ Hugging Face baselines
+class CountingCollator:
+    """Wraps a collator: counts each batch's real tokens and positions on the host, in batch order."""
+
+    def __init__(self, collate):
+        self.collate = collate
+        self.tokens: list[int] = []
+        self.positions: list[int] = []
+
+    def __call__(self, features):
+        batch = self.collate(features)
+        self.tokens.append(int(batch["attention_mask"].sum()))
+        self.positions.append(batch["attention_mask"].numel())
+        return batch
+
+
+def trainer_callback(window: Window, counter: CountingCollator, device: torch.device):
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if window.step_end(state.global_step, device):
+                # Batches are collated in step order (the loader may run one ahead): steps warmup+1..warmup+steps.
+                batches = slice(window.warmup, window.warmup + window.steps)
+                window.tokens = sum(counter.tokens[batches])
+                window.positions = sum(counter.positions[batches])
+                control.should_training_stop = True
+
+    return StepTimer()
+
+
+def baseline_parts(options, config: dict):
+    """Model, LoRA config, training items and arguments shared by the HF and TRL baselines."""
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from modules.model_source import resolve_model_source
+
+    model_args = config["model"]["init_args"]
+    path = resolve_model_source(model_args["model"])
+    lora = model_args["lora"]
+    peft_config = LoraConfig(
+        r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
+        target_modules=lora["target_modules"], bias="none", task_type="CAUSAL_LM",
+    )  # fmt: skip
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)  # transformers' default attention
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"  # training pads on the right, as lit does
+    items = build_datamodule(config).datasets["train"]
+    optimizer_args = model_args.get("optimizer", {}).get("init_args", {})
+    training = dict(
+        output_dir=options.workdir, per_device_train_batch_size=config["data"]["init_args"]["batch_size"],
+        max_steps=options.warmup + options.steps + 1, learning_rate=optimizer_args.get("lr", 1e-3),
+        weight_decay=optimizer_args.get("weight_decay", 0.0), optim="adamw_torch", lr_scheduler_type="constant",
+        seed=config.get("seed_everything", 0), report_to=[], save_strategy="no", disable_tqdm=True,
+        dataloader_num_workers=0, use_cpu=options.device == "cpu",
+        bf16=options.precision.startswith("bf16"), fp16=options.precision.startswith("16"),
+    )  # fmt: skip
+    return model, peft_config, tokenizer, items, training
+
+
+def run_hf(options) -> None:
+    from peft import get_peft_model
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+    config = load_config(options.config)
+    model, peft_config, tokenizer, items, training = baseline_parts(options, config)
+    model = get_peft_model(model, peft_config)
+    dataset = [{"input_ids": i["input_ids"], "labels": i["labels"]} for i in items]
+    # Pads to the longest in the batch, labels with -100: the usual collator for prompt-masked data.
+    collator = CountingCollator(DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100))
+    device = torch.device("cuda" if options.device == "cuda" else "cpu")
+    window = Window(options.warmup, options.steps)
+    trainer = Trainer(
+        model=model, args=TrainingArguments(**training), train_dataset=dataset, data_collator=collator,
+        callbacks=[trainer_callback(window, collator, device)],
+    )  # fmt: skip
+    trainer.train()
+    result = {**window.result(), "data_digest": data_digest(items), "attn_implementation": model.config._attn_implementation,
+              "loss": trainer.state.log_history[-1].get("train_loss"), **peak_memory(device)}  # fmt: skip
+    Path(options.out).write_text(json.dumps(result))
+
+
+def run_trl(options) -> None:
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    config = load_config(options.config)
+    model, peft_config, tokenizer, items, training = baseline_parts(options, config)
+    # Pre-tokenized: TRL skips its own tokenization and masks the loss to `completion_mask`.
+    dataset = Dataset.from_list([
+        {"input_ids": i["input_ids"], "completion_mask": [int(label != -100) for label in i["labels"]]} for i in items
+    ])  # fmt: skip
+    # SFTConfig defaults gradient checkpointing and bf16 on; off here, as for the others.
+    args = SFTConfig(**training, gradient_checkpointing=False, packing=False, max_length=None, completion_only_loss=True)
+    device = torch.device("cuda" if options.device == "cuda" else "cpu")
+    window = Window(options.warmup, options.steps)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config)
+    counter = trainer.data_collator = CountingCollator(trainer.data_collator)
+    trainer.add_callback(trainer_callback(window, counter, device))
+    trainer.train()
+    result = {**window.result(), "data_digest": data_digest(items), "attn_implementation": model.config._attn_implementation,
+              "loss": trainer.state.log_history[-1].get("train_loss"), **peak_memory(device)}  # fmt: skip
+    Path(options.out).write_text(json.dumps(result))
+
+
+# ------------------------------------------------------------------ evaluation: batched generation
+def run_generate(options) -> None:
+    """This project's batched `generate` on one evaluation batch, against `generate` one prompt at a time."""
+    from modules.causal_lm import CausalLM
+    from modules.peft_config import LoraArgs
+
+    config = load_config(options.config)
+    model_args = config["model"]["init_args"]
+    model = CausalLM(
+        model=model_args["model"], lora=LoraArgs(**model_args["lora"]), max_new_tokens=model_args.get("max_new_tokens", 48),
+        init_weights=options.adapter if options.adapter and Path(options.adapter).is_file() else None,
+    )  # fmt: skip
+    model.configure_model()
+    device = torch.device("cuda" if options.device == "cuda" else "cpu")
+    model.to(device)
+    datamodule = build_datamodule(config)
+    name = datamodule.eval_sets["validate"][0]
+    items = datamodule.datasets[name][: datamodule.eval_batch_size]  # one evaluation batch
+    batch = datamodule.collate(items)
+    tokenizer, eos = model.tokenizer, model.tokenizer.eos_token_id
+
+    def batched() -> tuple[list[str], int]:
+        before = model.generated_tokens
+        texts = model.generate(batch["prompt_ids"].to(device), batch["prompt_mask"].to(device))
+        return texts, model.generated_tokens - before
+
+    @torch.no_grad()
+    def batched_transformers() -> tuple[list[str], int]:  # what CausalLM.generate did before: rows run to the last EOS
+        model.model.eval()
+        new = model.model.generate(
+            input_ids=batch["prompt_ids"].to(device), attention_mask=batch["prompt_mask"].to(device),
+            max_new_tokens=model.max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=eos,
+        )[:, batch["prompt_ids"].shape[1] :]  # fmt: skip
+        ended = (new == eos).int().cumsum(1) - (new == eos).int()
+        return tokenizer.batch_decode(new, skip_special_tokens=True), int((ended == 0).sum())
+
+    @torch.no_grad()
+    def one_at_a_time() -> tuple[list[str], int]:
+        model.model.eval()
+        texts, tokens = [], 0
+        for item in items:
+            ids = torch.tensor([item["prompt_ids"]], device=device)
+            out = model.model.generate(
+                input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=model.max_new_tokens,
+                do_sample=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=eos,
+            )[0, ids.shape[1] :]  # fmt: skip
+            tokens += len(out)  # ends at its EOS (counted), or at max_new_tokens
+            texts.append(tokenizer.decode(out, skip_special_tokens=True))
+        return texts, tokens
+
+    torch.manual_seed(0)
+    model.generate(batch["prompt_ids"][:2].to(device), batch["prompt_mask"][:2].to(device))  # warm-up
+    kinds = {"batched": batched, "batched_transformers": batched_transformers, "one_at_a_time": one_at_a_time}
+    runs = {kind: [] for kind in kinds}
+    texts = {}
+    for _ in range(options.repeats):  # interleaved
+        for kind, function in kinds.items():
+            sync(device)
+            start, cpu = time.perf_counter(), cpu_seconds()
+            texts[kind], tokens = function()
+            sync(device)
+            seconds = time.perf_counter() - start
+            runs[kind].append({"seconds": seconds, "generated_tokens": tokens, "tokens_per_s": tokens / seconds,
+                               "prompts_per_s": len(items) / seconds, "cpu_per_wall_s": (cpu_seconds() - cpu) / seconds})  # fmt: skip
+    same = sum(a == b == c for a, b, c in zip(texts["batched"], texts["batched_transformers"], texts["one_at_a_time"]))
+    score = getattr(datamodule, "score", None)
+    result = {
+        "prompts": len(items), "eval_set": name, "max_new_tokens": model.max_new_tokens,
+        "adapter": options.adapter if model.init_weights else None, "runs": runs,
+        "same_text_fraction": same / len(items),
+        "accuracy": sum(score(t, i["reference"]) for t, i in zip(texts["batched"], items)) / len(items) if score else None,
+        **peak_memory(device),
+    }  # fmt: skip
+    Path(options.out).write_text(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("system", choices=["lit", "hf", "trl", "generate"])
+    parser.add_argument("--config", default="configs/embedded/java_instruct.yaml")
+    parser.add_argument("--out", required=True, help="JSON result file")
+    parser.add_argument("--workdir", default="runs/bench")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=2, help="generate: interleaved repeats")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--precision", default="32-true")
+    parser.add_argument("--save_adapter", help="lit: save the trained adapter here")
+    parser.add_argument("--adapter", help="generate: an adapter-only checkpoint to load")
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)  # after `--`: extra `lit fit` arguments
+    options = parser.parse_args(argv[:split])
+    options.lit_args = argv[split + 1 :]
+    torch.set_num_threads(options.threads)
+    os.chdir(ROOT)  # configs name paths from the repository root
+    {"lit": run_lit, "hf": run_hf, "trl": run_trl, "generate": run_generate}[options.system](options)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,304 @@
+"""Training and evaluation speed of `lit` against Hugging Face baselines, on identical work.
+
+    python bench/vs_hf.py --steps 30 --repeats 3 --ablations
+
+Runs, each in its own process (`bench/runs.py`), interleaved and repeated: this project's `fit`,
+transformers.Trainer + peft, and TRL's SFTTrainer where it is installed, all on the config's model,
+tokenized data, batch size, LoRA settings and optimizer, at one precision and thread count. With
+`--ablations`, also `fit` with each speed change turned off. Then this project's batched generation
+against a one-prompt-at-a-time `generate` loop, with the adapter the first `fit` trained.
+
+Reports real (non-pad) training tokens/s and peak memory (RSS on CPU, CUDA max allocated on a GPU);
+ratios are taken within this one invocation. Writes `--results` (JSON) and the table between the
+markers in `--doc`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# name -> extra `lit fit` arguments: the project with one speed change turned off.
+ABLATIONS = {
+    "lit, random batches": ["--data.init_args.group_by_length", "false"],
+    "lit, logits at all positions": ["--model.init_args.trained_logits_only", "false"],
+    "lit, torch's dropout": ["--model.init_args.fast_dropout", "false"],
+    "lit, eager attention": ["--model.init_args.attn_implementation", "eager"],
+    "lit, none of the above": ["--data.init_args.group_by_length", "false", "--model.init_args.trained_logits_only", "false",
+                               "--model.init_args.fast_dropout", "false"],
+}
+SYSTEMS = {"lit": "lit", "hf": "transformers.Trainer + peft", "trl": "TRL SFTTrainer + peft"}
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def machine(options) -> dict:
+    import torch
+
+    from modules.hardware import cpu_description
+
+    model_name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                       if line.startswith("model name")), platform.processor())  # fmt: skip
+    versions = {}
+    for package in ("torch", "transformers", "peft", "lightning", "trl", "bitsandbytes"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "modules", "datamodules", "lit", "bench/runs.py"],
+                                capture_output=True, text=True, cwd=ROOT).stdout.strip())  # fmt: skip
+    info = {
+        "device": options.device, "cpu": model_name, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_description": cpu_description(), "cpu_count": os.cpu_count(), "threads": options.threads,
+        "precision": options.precision, "versions": versions, "commit": commit + ("+changes" if dirty else ""),
+    }  # fmt: skip
+    if options.device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def others_busy(seconds: float = 3.0) -> float:
+    """Share of all cores busy over `seconds` while no run of ours is going (Linux /proc/stat)."""
+
+    def sample():
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+    (total0, idle0), _ = sample(), time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_for_quiet(limit_s: float = 1800) -> float:
+    """Wait (up to `limit_s`) until other processes leave the cores nearly idle; the seconds waited."""
+    start = time.perf_counter()
+    while others_busy() > 0.15 and time.perf_counter() - start < limit_s:
+        time.sleep(20)
+    return time.perf_counter() - start
+
+
+def contended(result: dict, options) -> bool:
+    """A run whose process got well under `threads` CPU seconds per second shared the cores."""
+    shares = [result["cpu_per_wall_s"]] if "cpu_per_wall_s" in result else [
+        r["cpu_per_wall_s"] for runs in result.get("runs", {}).values() for r in runs]  # fmt: skip
+    return any(share < options.min_cpu_share * options.threads for share in shares)
+
+
+def measured(system: str, out: Path, options, extra: list[str] = (), **flags) -> dict:
+    """`child`, on cores left idle by others; a contended run is kept aside and run again."""
+    discarded = []
+    for _ in range(options.retries + 1):
+        waited = wait_for_quiet() if options.device == "cpu" else 0.0
+        result = child(system, out, options, extra, **flags)
+        result["waited_s"] = waited
+        if "error" in result or options.device != "cpu" or not contended(result, options):
+            break
+        discarded.append(result)
+        print(f"  contended run of {system} set aside ({result.get('cpu_per_wall_s', 'see runs')} CPU s/s)", flush=True)
+    return {**result, "discarded_contended_runs": discarded}
+
+
+def child(system: str, out: Path, options, extra: list[str] = (), **flags) -> dict:
+    """Run one system in its own process; its JSON result, or the error it ended with."""
+    command = [sys.executable, str(ROOT / "bench" / "runs.py"), system, "--config", options.config, "--out", str(out),
+               "--workdir", str(out.with_suffix("")), "--warmup", str(options.warmup), "--steps", str(options.steps),
+               "--threads", str(options.threads), "--device", options.device, "--precision", options.precision]  # fmt: skip
+    for key, value in flags.items():
+        command += [f"--{key}", str(value)]
+    if extra:
+        command += ["--", *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": str(options.threads), "TOKENIZERS_PARALLELISM": "false",
+           "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}  # fmt: skip
+    start = time.perf_counter()
+    run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - start
+    (out.with_suffix(".log")).write_text(run.stdout + run.stderr)
+    if run.returncode != 0 or not out.is_file():
+        return {"error": (run.stderr or run.stdout).strip().splitlines()[-1:], "wall_s": wall}
+    return {**json.loads(out.read_text()), "wall_s": wall, "load_average": os.getloadavg()[0]}
+
+
+def spread(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)} if values else {}
+
+
+def summarize(runs: dict[str, list[dict]]) -> dict:
+    summary = {}
+    for name, results in runs.items():
+        good = [r for r in results if "error" not in r]
+        summary[name] = {
+            "tokens_per_s": spread([r["tokens_per_s"] for r in good]),
+            "peak_rss_gib": spread([r["peak_rss_gib"] for r in good]),
+            "real_token_fraction": spread([r["real_token_fraction"] for r in good]),
+            "cpu_per_wall_s": spread([r["cpu_per_wall_s"] for r in good]),
+            "errors": [r["error"] for r in results if "error" in r],
+        }
+        if any("peak_cuda_gib" in r for r in good):
+            summary[name]["peak_cuda_gib"] = spread([r["peak_cuda_gib"] for r in good])
+    base = runs.get("hf", [])
+    for name, results in runs.items():  # per-repeat ratios: repeat i of a system against repeat i of hf
+        pairs = [(r, b) for r, b in zip(results, base) if "error" not in r and "error" not in b]
+        summary[name]["vs_hf"] = {
+            "tokens_per_s": spread([r["tokens_per_s"] / b["tokens_per_s"] for r, b in pairs]),
+            "peak_memory": spread([r["peak_rss_gib"] / b["peak_rss_gib"] for r, b in pairs]),
+        }
+    return summary
+
+
+def summarize_generation(result: dict) -> dict:
+    if "error" in result:
+        return {"error": result["error"]}
+    runs = result["runs"]
+    summary = {kind: spread([r["tokens_per_s"] for r in runs[kind]]) for kind in runs}
+    for kind in ("batched", "batched_transformers"):  # per repeat, against the one-at-a-time run of that repeat
+        ratios = [b["tokens_per_s"] / o["tokens_per_s"] for b, o in zip(runs[kind], runs["one_at_a_time"])]
+        summary[f"{kind}_ratio"] = spread(ratios)
+    summary["ratio"] = summary.pop("batched_ratio")
+    return summary
+
+
+def markdown(results: dict) -> str:
+    m, s, g = results["machine"], results["summary"], results["generation_summary"]
+    hardware = f"GPU {m['gpu']}" if m["device"] == "cuda" else f"{m['cpu']}, {m['cpu_count']} cores, CPU capability {m['cpu_description']}"
+    lines = [
+        f"Measured {results['date']} on {hardware}; {m['threads']} threads, precision {m['precision']}, "
+        f"torch {m['versions']['torch']}, transformers {m['versions']['transformers']}, peft {m['versions']['peft']}, "
+        f"lightning {m['versions']['lightning']}, trl {m['versions']['trl']}; commit {m['commit']}. "
+        f"Load average {results['load_average']['before']:.2f} before, {results['load_average']['after']:.2f} after.",
+        "",
+        f"    {results['command']}",
+        "",
+        f"Training: `{results['config']}`, {results['warmup']} warm-up steps then {results['steps']} timed optimizer steps, "
+        f"{results['repeats']} interleaved repeats; median (min-max) over repeats; ratios are per repeat against the "
+        f"Trainer run of the same repeat. CPU s per s: the run's CPU time per wall second over the timed steps "
+        f"(min-max); near {m['threads']} the cores were the run's own, well below it another process took them.",
+        "",
+        "| system | real tokens/s | vs Trainer | peak RSS (GiB) | vs Trainer | real tokens / padded positions | CPU s per s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]  # fmt: skip
+    for name, row in s.items():
+        if not row["tokens_per_s"]:
+            lines.append(f"| {results['labels'][name]} | failed: {row['errors'][:1]} | | | | | |")
+            continue
+        t, v, p = row["tokens_per_s"], row["vs_hf"], row["peak_rss_gib"]
+        ratio = f"{v['tokens_per_s']['median']:.2f}x ({v['tokens_per_s']['min']:.2f}-{v['tokens_per_s']['max']:.2f})" if v["tokens_per_s"] else ""
+        memory = f"{v['peak_memory']['median']:.2f}x" if v["peak_memory"] else ""
+        lines.append(
+            f"| {results['labels'][name]} | {t['median']:.1f} ({t['min']:.1f}-{t['max']:.1f}) | {ratio} | "
+            f"{p['median']:.2f} ({p['min']:.2f}-{p['max']:.2f}) | {memory} | {row['real_token_fraction']['median']:.2f} | "
+            f"{row['cpu_per_wall_s']['min']:.2f}-{row['cpu_per_wall_s']['max']:.2f} |"
+        )  # fmt: skip
+    if "error" not in g:
+        gen = results["generation"]
+        lines += [
+            "",
+            f"Evaluation: generation on {gen['prompts']} `{gen['eval_set']}` prompts (one evaluation batch), greedy, "
+            f"max_new_tokens {gen['max_new_tokens']}, adapter {'from the first lit run' if gen['adapter'] else 'untrained'}; "
+            f"{len(gen['runs']['batched'])} interleaved repeats; the three give the same text for "
+            f"{gen['same_text_fraction']:.0%} of prompts; {gen['runs']['batched'][0]['generated_tokens']} tokens generated.",
+            "",
+            "| generation | generated tokens/s | vs one at a time |",
+            "|---|---:|---:|",
+            f"| this project, batched (`CausalLM.generate`: ended rows leave the batch) | {_cell(g['batched'])} | {_cell(g['ratio'], 'x')} |",
+            f"| batched `transformers` `generate` (rows run to the batch's last EOS) | {_cell(g['batched_transformers'])} | "
+            f"{_cell(g['batched_transformers_ratio'], 'x')} |",
+            f"| one prompt at a time (`generate` loop) | {_cell(g['one_at_a_time'])} | 1x |",
+        ]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _cell(values: dict, unit: str = "") -> str:
+    return f"{values['median']:.1f}{unit} ({values['min']:.1f}-{values['max']:.1f})"
+
+
+def write_doc(path: Path, table: str) -> None:
+    text = path.read_text(encoding="utf-8") if path.is_file() else f"# Benchmarks\n\n{START}\n{END}\n"
+    if START not in text:
+        text += f"\n{START}\n{END}\n"
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    path.write_text(f"{head}{START}\n{table}\n{END}{tail}", encoding="utf-8")
+
+
+def main() -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/embedded/java_instruct.yaml")
+    parser.add_argument("--steps", type=int, default=30, help="timed optimizer steps per run")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed optimizer steps first")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
+    parser.add_argument("--ablations", action="store_true", help="also lit with each speed change off")
+    parser.add_argument("--eval_repeats", type=int, default=2, help="0 skips the generation benchmark")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--precision", default="32-true")
+    parser.add_argument("--min_cpu_share", type=float, default=0.85,
+                        help="CPU: a run with fewer CPU s per s than this x threads shared the cores; it is run again")
+    parser.add_argument("--retries", type=int, default=3, help="CPU: reruns of a contended run")
+    parser.add_argument("--workdir", default="runs/bench")
+    parser.add_argument("--results", default="bench/results.json")
+    parser.add_argument("--doc", default="docs/benchmarks.md")
+    options = parser.parse_args()
+    os.chdir(ROOT)
+
+    systems = [s for s in options.systems if s != "trl" or importlib.util.find_spec("trl")]
+    names = systems + (list(ABLATIONS) if options.ablations else [])
+    labels = {**SYSTEMS, **{name: name for name in ABLATIONS}}
+    workdir = Path(options.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    adapter = workdir / "adapter.ckpt"
+    adapter.unlink(missing_ok=True)
+    load_before = os.getloadavg()[0]
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for repeat in range(options.repeats):
+        order = names[repeat % len(names) :] + names[: repeat % len(names)]  # each system takes each place
+        for name in order:
+            flags = {"save_adapter": adapter} if name == "lit" and not adapter.exists() else {}
+            system = "lit" if name in ABLATIONS else name
+            out = workdir / f"{name.replace(', ', '-').replace(' ', '_')}-{repeat}.json"
+            result = measured(system, out, options, ABLATIONS.get(name, []), **flags)
+            runs[name].append(result)
+            shown = f"{result['tokens_per_s']:.1f} tokens/s, {result['peak_rss_gib']:.2f} GiB" if "error" not in result else result["error"]
+            print(f"repeat {repeat} {name}: {shown} ({result['wall_s']:.0f} s)", flush=True)
+    generation = {"error": "skipped"}
+    if options.eval_repeats:
+        generation = measured("generate", workdir / "generate.json", options, repeats=options.eval_repeats, adapter=adapter)
+        print(f"generation: {summarize_generation(generation)}", flush=True)
+
+    command = "python bench/vs_hf.py " + " ".join(sys.argv[1:])
+    results = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": command.strip(),
+        "machine": machine(options), "config": options.config, "steps": options.steps, "warmup": options.warmup,
+        "repeats": options.repeats, "load_average": {"before": load_before, "after": os.getloadavg()[0]},
+        "labels": {name: labels[name] for name in names}, "runs": runs, "summary": summarize(runs),
+        "generation": generation, "generation_summary": summarize_generation(generation),
+    }  # fmt: skip
+    lit, gen = results["summary"].get("lit", {}).get("vs_hf", {}), results["generation_summary"]
+    if lit.get("tokens_per_s"):
+        results["targets"] = {
+            "train_tokens_per_s_vs_hf_at_least_1.5": lit["tokens_per_s"]["median"] >= 1.5,
+            "peak_memory_not_above_hf": lit["peak_memory"]["max"] <= 1.0,
+            "batched_generation_at_least_10x": gen.get("ratio", {}).get("median", 0) >= 10,
+        }
+    Path(options.results).write_text(json.dumps(results, indent=1) + "\n")
+    write_doc(Path(options.doc), markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
