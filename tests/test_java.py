@@ -145,6 +145,22 @@ def test_data_command_java(tmp_path):
     assert len(out.read_text(encoding="utf-8").splitlines()) == 50
 
 
+def test_near_words_are_one_letter_from_a_real_word_and_never_real_or_held_out():
+    from datamodules.java_words import ENGLISH, JAVA_KEYWORDS, SPANISH, near_words
+
+    real = TRAIN_WORDS_EN + TRAIN_WORDS_ES
+    reserved = set(ENGLISH) | set(SPANISH)
+    words = near_words(real, 300, reserved)
+    assert len(words) == 300 and near_words(real, 300, reserved) == words  # seeded
+    assert not set(words) & (reserved | JAVA_KEYWORDS)
+    for word in words:  # same length, same first letter, exactly one other letter
+        close = [r for r in real if len(r) == len(word) and r[0] == word[0]
+                 and sum(a != b for a, b in zip(r, word)) == 1]  # fmt: skip
+        assert close, word
+    examples = generate_java_instructions(2000, seed=0, near_words=300)
+    assert {w for e in examples for w in re.findall(r"[a-z]+", e["prompt"])} & set(words)
+
+
 def test_word_lists_never_bring_a_held_out_word_into_training(tmp_path):
     import re
 
@@ -154,7 +170,8 @@ def test_word_lists_never_bring_a_held_out_word_into_training(tmp_path):
     held_out = set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES)
     own = tmp_path / "words.txt"
     own.write_text("# mine\n" + "\n".join(sorted(held_out)) + "\nzorblat\n")  # a list that holds every held-out word
-    examples = generate_java_instructions(5000, seed=0, extra_words=1000, word_lists=["english", "spanish", str(own)])
+    examples = generate_java_instructions(5000, seed=0, extra_words=1000, word_lists=["english", "spanish", str(own)],
+                                          near_words=2000)  # fmt: skip
     words = {w for e in examples for w in re.findall(r"[a-z]+", e["prompt"])}
     assert not words & held_out
     assert len(words) > 2000  # the lists did widen the vocabulary
