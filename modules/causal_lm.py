@@ -12,13 +12,14 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch.nn.modules.module import _IncompatibleKeys
 from torchmetrics import MeanMetric
 
-from modules.errors import NonFiniteLossError, UserInputError
+from modules.errors import UserInputError
 from modules.generation import greedy_generate
 from modules.generation_log import log_generations
 from modules.hardware import resolve_dtype
 from modules.lora_dropout import use_uniform_dropout
 from modules.loss import loss_at_positions
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
+from modules.non_finite import NonFiniteGuard
 from modules.strategies import check_quantization_support
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
 from modules.tokenizer import load_tokenizer
@@ -99,10 +100,7 @@ class CausalLM(L.LightningModule):
         self.trained_logits_only = trained_logits_only
         self.attn_implementation = attn_implementation
         self.fast_dropout = fast_dropout
-        if finite_check not in ("auto", "step", "log"):
-            raise UserInputError(f"finite_check must be auto, step or log, not {finite_check!r}")
-        self.finite_check = finite_check
-        self._first_non_finite: Optional[torch.Tensor] = None  # "log" mode: (first bad step, steps seen), on device
+        self.guard = NonFiniteGuard(finite_check)
         self.samples: dict[str, list[dict]] = {}  # per evaluation set: the logged generations
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
@@ -218,20 +216,13 @@ class CausalLM(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
-        if self._check_every_step():
-            # One host read per step, before backward: a NaN never reaches the weights or a checkpoint.
-            if not torch.isfinite(loss):
-                where = f"step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
-                message = f"train/loss is {loss.item()} at {where}: stopped before this step updated any weight"
-                self._stop_non_finite(message)
-        else:
-            self._note_non_finite(loss)
+        self.guard.check_loss(self, loss, batch_idx)
         # In the progress bar where reading it is free (CPU): there it is read back every step, which
         # on a GPU is a device sync; there the logger alone has it, at logging steps.
-        self.log("train/loss", loss, prog_bar=self._check_every_step())
+        self.log("train/loss", loss, prog_bar=self.guard.every_step(self))
         every = self.trainer.log_every_n_steps if self._trainer is not None else 0
         if every and self.trainer.optimizers and (self.global_step + 1) % every == 0:
-            self._raise_noted_non_finite()
+            self.guard.check_noted(self)
             # Only at the steps the logger writes: a float logged is a host-to-device copy (a sync).
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
@@ -335,51 +326,12 @@ class CausalLM(L.LightningModule):
     def _trainable_keys(self) -> set[str]:
         return {name for name, p in self.named_parameters() if p.requires_grad}
 
-    def _stop_non_finite(self, what: str) -> None:
-        io = getattr(self.trainer.strategy, "checkpoint_io", None)
-        latest = getattr(io, "last_saved", None) or self.trainer.ckpt_path
-        kept = f"the last checkpoint written, {latest}, is kept" if latest else "no checkpoint had been written yet"
-        raise NonFiniteLossError(
-            f"{what}; {kept}. Usual causes: a learning rate too high, fp16 overflow (try precision "
-            "bf16-mixed or 32-true), or a bad batch"
-        )
-
-    def _check_every_step(self) -> bool:
-        """"step": read the loss every step (free on CPU, where the value is already on the host);
-        "log": keep a flag on the device and read it at logging steps and before every checkpoint
-        write (on a GPU a per-step read is a sync that stalls the queue). "auto" picks by device."""
-        if self.finite_check == "auto":
-            return self._trainer is None or self.trainer.strategy.root_device.type == "cpu"
-        return self.finite_check == "step"
-
-    def _note_non_finite(self, loss: torch.Tensor) -> None:
-        # Device ops only: the first step whose loss was not finite (-1: none yet), and the step
-        # counter (one copy to the device when the flag is made, none after).
-        if self._first_non_finite is None or self._first_non_finite.device != loss.device:
-            self._first_non_finite = torch.tensor([-1, self.global_step], device=loss.device)
-        first, seen = self._first_non_finite[0], self._first_non_finite[1]
-        bad = ~torch.isfinite(loss.detach()) & (first < 0)
-        first.copy_(torch.where(bad, seen, first))
-        seen.add_(1)
-
-    def _raise_noted_non_finite(self) -> None:
-        if self._first_non_finite is None:
-            return
-        first = int(self._first_non_finite[0])
-        if first >= 0:
-            self._stop_non_finite(f"train/loss was not finite at step {first} (found at step {self.global_step}: "
-                                  "finite_check log reads it at logging steps); the weights since then are not saved")  # fmt: skip
-
     def on_train_end(self) -> None:
-        self._raise_noted_non_finite()
+        self.guard.check_noted(self)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self._trainer is not None:  # never overwrite a good checkpoint with NaNs
-            self._raise_noted_non_finite()
-            bad = [k for k in self._trainable_keys() if not torch.isfinite(self.get_parameter(k)).all()]
-            if bad:
-                self._stop_non_finite(f"{len(bad)} trained weight(s) are not finite at step {self.global_step} "
-                                      f"(e.g. {bad[0]}): this checkpoint is not written")  # fmt: skip
+            self.guard.check_weights(self, self._trainable_keys())
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         if datamodule is not None:  # so `lit export` can check itself on this run's held-out prompts
             kind = type(datamodule)
