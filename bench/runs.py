@@ -233,6 +233,11 @@ def run_hf(options) -> None:
         callbacks=[trainer_callback(window, collator, device)],
     )  # fmt: skip
     trainer.train()
+    write_baseline_result(options, trainer, model, window, items, device)
+
+
+def write_baseline_result(options, trainer, model, window: Window, items: list[dict], device: torch.device) -> None:
+    """The timed window, data fingerprint, attention kernel, final loss and peak memory of a Trainer run."""
     result = {**window.result(), "data_digest": data_digest(items), "attn_implementation": model.config._attn_implementation,
               "loss": trainer.state.log_history[-1].get("train_loss"), **peak_memory(device)}  # fmt: skip
     Path(options.out).write_text(json.dumps(result))
@@ -256,9 +261,7 @@ def run_trl(options) -> None:
     counter = trainer.data_collator = CountingCollator(trainer.data_collator)
     trainer.add_callback(trainer_callback(window, counter, device))
     trainer.train()
-    result = {**window.result(), "data_digest": data_digest(items), "attn_implementation": model.config._attn_implementation,
-              "loss": trainer.state.log_history[-1].get("train_loss"), **peak_memory(device)}  # fmt: skip
-    Path(options.out).write_text(json.dumps(result))
+    write_baseline_result(options, trainer, model, window, items, device)
 
 
 # ------------------------------------------------------------------ evaluation: batched generation

@@ -237,6 +237,13 @@ def test_non_finite_loss_or_weights_stop_the_run_and_keep_the_last_good_checkpoi
     assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values() if v.is_floating_point())
 
 
+def test_an_unknown_finite_check_mode_is_a_clear_error():
+    from modules.non_finite import NonFiniteGuard
+
+    with pytest.raises(UserInputError, match="finite_check must be auto, step or log, not 'sometimes'"):
+        NonFiniteGuard("sometimes")
+
+
 # ---------------------------------------------------------------- 4. data pre-flight
 def _jsonl(path: Path, *records) -> str:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
