@@ -285,10 +285,13 @@ def run_generate(options) -> None:
     batch = datamodule.collate(items)
     tokenizer, eos = model.tokenizer, model.tokenizer.eos_token_id
 
-    def batched() -> tuple[list[str], int]:
-        before = model.generated_tokens
+    def batched(merge: bool = True) -> tuple[list[str], int]:
+        before, model.merge_lora_for_generation = model.generated_tokens, merge
         texts = model.generate(batch["prompt_ids"].to(device), batch["prompt_mask"].to(device))
         return texts, model.generated_tokens - before
+
+    def batched_unmerged() -> tuple[list[str], int]:  # the same loop with the adapter as three matmuls per layer
+        return batched(merge=False)
 
     @torch.no_grad()
     def batched_transformers() -> tuple[list[str], int]:  # what CausalLM.generate did before: rows run to the last EOS
@@ -316,7 +319,8 @@ def run_generate(options) -> None:
 
     torch.manual_seed(0)
     model.generate(batch["prompt_ids"][:2].to(device), batch["prompt_mask"][:2].to(device))  # warm-up
-    kinds = {"batched": batched, "batched_transformers": batched_transformers, "one_at_a_time": one_at_a_time}
+    kinds = {"batched": batched, "batched_unmerged": batched_unmerged, "batched_transformers": batched_transformers,
+             "one_at_a_time": one_at_a_time}  # fmt: skip
     runs = {kind: [] for kind in kinds}
     texts = {}
     for _ in range(options.repeats):  # interleaved
@@ -328,7 +332,7 @@ def run_generate(options) -> None:
             seconds = time.perf_counter() - start
             runs[kind].append({"seconds": seconds, "generated_tokens": tokens, "tokens_per_s": tokens / seconds,
                                "prompts_per_s": len(items) / seconds, "cpu_per_wall_s": (cpu_seconds() - cpu) / seconds})  # fmt: skip
-    same = sum(a == b == c for a, b, c in zip(texts["batched"], texts["batched_transformers"], texts["one_at_a_time"]))
+    same = sum(len(set(row)) == 1 for row in zip(*texts.values()))
     score = getattr(datamodule, "score", None)
     result = {
         "prompts": len(items), "eval_set": name, "max_new_tokens": model.max_new_tokens,

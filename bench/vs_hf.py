@@ -163,7 +163,9 @@ def summarize_generation(result: dict) -> dict:
         return {"error": result["error"]}
     runs = result["runs"]
     summary = {kind: spread([r["tokens_per_s"] for r in runs[kind]]) for kind in runs}
-    for kind in ("batched", "batched_transformers"):  # per repeat, against the one-at-a-time run of that repeat
+    for kind in ("batched", "batched_unmerged", "batched_transformers"):  # per repeat, against the one-at-a-time run of that repeat
+        if kind not in runs:  # results written before that kind was measured
+            continue
         ratios = [b["tokens_per_s"] / o["tokens_per_s"] for b, o in zip(runs[kind], runs["one_at_a_time"])]
         summary[f"{kind}_ratio"] = spread(ratios)
     summary["ratio"] = summary.pop("batched_ratio")
@@ -207,12 +209,14 @@ def markdown(results: dict) -> str:
             "",
             f"Evaluation: generation on {gen['prompts']} `{gen['eval_set']}` prompts (one evaluation batch), greedy, "
             f"max_new_tokens {gen['max_new_tokens']}, adapter {'from the first lit run' if gen['adapter'] else 'untrained'}; "
-            f"{len(gen['runs']['batched'])} interleaved repeats; the three give the same text for "
+            f"{len(gen['runs']['batched'])} interleaved repeats; all give the same text for "
             f"{gen['same_text_fraction']:.0%} of prompts; {gen['runs']['batched'][0]['generated_tokens']} tokens generated.",
             "",
             "| generation | generated tokens/s | vs one at a time |",
             "|---|---:|---:|",
-            f"| this project, batched (`CausalLM.generate`: ended rows leave the batch) | {_cell(g['batched'])} | {_cell(g['ratio'], 'x')} |",
+            f"| this project, batched (`CausalLM.generate`: ended rows leave the batch, LoRA merged) | {_cell(g['batched'])} | {_cell(g['ratio'], 'x')} |",
+            *([f"| the same, LoRA not merged (adapter matmuls beside each base matmul) | {_cell(g['batched_unmerged'])} | "
+               f"{_cell(g['batched_unmerged_ratio'], 'x')} |"] if "batched_unmerged" in g else []),
             f"| batched `transformers` `generate` (rows run to the batch's last EOS) | {_cell(g['batched_transformers'])} | "
             f"{_cell(g['batched_transformers_ratio'], 'x')} |",
             f"| one prompt at a time (`generate` loop) | {_cell(g['one_at_a_time'])} | 1x |",

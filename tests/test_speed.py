@@ -196,26 +196,40 @@ def test_corpus_tokens_are_cached_across_runs(tmp_path, monkeypatch):
         again.tokenized_blocks(texts)
 
 
-def test_uniform_dropout_keeps_each_element_with_probability_1_minus_p_and_rescales():
-    from modules.lora_dropout import UniformDropout, use_uniform_dropout
+@pytest.mark.parametrize("p", [0.05, 0.25, 0.5])  # sparse masks (geometric gaps) up to 0.25, thresholded uniforms above
+def test_fast_dropout_drops_each_element_independently_with_probability_p_and_rescales(p):
+    from modules.lora_dropout import FastDropout, geometric_gaps, use_fast_dropout
 
-    layer = UniformDropout(0.25)
-    x = torch.ones(200, 1000, requires_grad=True)
+    torch.manual_seed(0)
+    layer = FastDropout(p)
+    x = torch.ones(400, 1000, requires_grad=True)
     out = layer(x)
     kept = out != 0
-    assert abs(kept.float().mean().item() - 0.75) < 0.005
-    torch.testing.assert_close(out[kept], torch.full_like(out[kept], 1 / 0.75))
+    n = kept.numel()
+    assert abs(kept.float().mean().item() - (1 - p)) < 4 * (p * (1 - p) / n) ** 0.5  # within 4 sigma
+    for part in (kept[:, :10], kept[:, -10:], kept[:200], kept[200:]):  # no region favoured (the gaps cover it all)
+        assert abs(part.float().mean().item() - (1 - p)) < 6 * (p * (1 - p) / part.numel()) ** 0.5
+    flat = kept.flatten().float()  # independent neighbours: P(both kept) = (1 - p)^2
+    assert abs((flat[1:] * flat[:-1]).mean().item() - (1 - p) ** 2) < 0.005
+    torch.testing.assert_close(out[kept], torch.full_like(out[kept], 1 / (1 - p)))
     out.sum().backward()  # the gradient goes through the kept elements only, scaled
-    torch.testing.assert_close(x.grad, kept.float() / 0.75)
+    torch.testing.assert_close(x.grad, kept.float() / (1 - p))
     assert not torch.equal(out, layer(x))  # a new mask each call
+    torch.manual_seed(1)
+    first = layer(x)
+    torch.manual_seed(1)
+    assert torch.equal(first, layer(x))  # torch's seed fixes the mask
     layer.eval()
     assert torch.equal(layer(torch.ones(3, 4)), torch.ones(3, 4))
+    gaps = geometric_gaps(200_000, p).double()  # Geometric(p): mean 1/p, variance (1-p)/p^2, P(1) = p
+    assert gaps.min() >= 1 and abs(gaps.mean().item() * p - 1) < 0.02
+    assert abs(gaps.var().item() * p**2 / (1 - p) - 1) < 0.05 and abs((gaps == 1).double().mean().item() - p) < 0.005
 
     module = CausalLM(model=TINY_MISTRAL, lora=LoraArgs(r=4, alpha=8, dropout=0.1, target_modules="all-linear"))
     module.configure_model()
-    layers = [m for m in module.model.modules() if isinstance(m, UniformDropout)]
+    layers = [m for m in module.model.modules() if isinstance(m, FastDropout)]
     assert len(layers) == 2 * 7 and all(m.p == 0.1 for m in layers)  # 7 linear layers x 2 blocks
-    assert use_uniform_dropout(module.model) == 0  # nothing left to replace
+    assert use_fast_dropout(module.model) == 0  # nothing left to replace
 
 
 @pytest.mark.parametrize("path", [TINY_MISTRAL, TINY_GPT2])
@@ -243,3 +257,40 @@ def test_generation_that_drops_ended_rows_gives_transformers_greedy_tokens(path)
     ended_at = [row.tolist().index(eos) if eos in row else None for row in reference]
     assert len(set(ended_at)) > 2
     assert torch.equal(greedy_generate(module.model, prompts, mask, 24, eos, pad), reference)
+
+
+def test_generation_with_merged_lora_gives_the_same_tokens_and_restores_the_weights_exactly():
+    from modules.merged_lora import mergeable_layers, merged_lora
+    from modules.peft_config import QuantArgs
+
+    torch.manual_seed(0)
+    module = CausalLM(model=TINY_MISTRAL, lora=LoraArgs(r=4, alpha=8, dropout=0.1, target_modules="all-linear"))
+    module.configure_model()
+    for p in module.parameters():  # a non-zero adapter: merging must change what the base layers compute
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.2)
+    batch = java_batch(TINY_MISTRAL)
+    ids, mask = batch["prompt_ids"], batch["prompt_mask"]
+    module.model.eval()
+    before = {name: (p, p.detach().clone()) for name, p in module.model.named_parameters()}
+    with torch.no_grad():
+        unmerged = module.model(input_ids=ids, attention_mask=mask).logits
+        with merged_lora(module.model) as count:
+            assert count == 2 * 7  # every adapted linear layer of the 2 blocks
+            merged = module.model(input_ids=ids, attention_mask=mask).logits
+        with module.model.disable_adapter():
+            without_adapter = module.model(input_ids=ids, attention_mask=mask).logits
+    torch.testing.assert_close(merged, unmerged, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(without_adapter, unmerged, atol=1e-3)  # the adapter matters
+    for name, p in module.model.named_parameters():  # the same tensors, bit for bit
+        assert p is before[name][0] and torch.equal(p, before[name][1]), name
+    assert all(not m.disable_adapters for m in mergeable_layers(module.model))
+
+    module.merge_lora_for_generation = False
+    slow = module.generate(ids, mask)
+    module.merge_lora_for_generation = True
+    assert module.generate(ids, mask) == slow
+
+    quantized = CausalLM(model=TINY_MISTRAL, quantization=QuantArgs(), lora=LoraArgs(target_modules="all-linear"))
+    quantized.configure_model()
+    assert mergeable_layers(quantized.model) == []  # 4-bit base layers are never merged
