@@ -285,13 +285,13 @@ def run_generate(options) -> None:
     batch = datamodule.collate(items)
     tokenizer, eos = model.tokenizer, model.tokenizer.eos_token_id
 
-    def batched(merge: bool = True) -> tuple[list[str], int]:
+    def batched(merge: bool = False) -> tuple[list[str], int]:
         before, model.merge_lora_for_generation = model.generated_tokens, merge
         texts = model.generate(batch["prompt_ids"].to(device), batch["prompt_mask"].to(device))
         return texts, model.generated_tokens - before
 
-    def batched_unmerged() -> tuple[list[str], int]:  # the same loop with the adapter as three matmuls per layer
-        return batched(merge=False)
+    def batched_merged() -> tuple[list[str], int]:  # the same loop, LoRA merged into copies of the base weights
+        return batched(merge=True)
 
     @torch.no_grad()
     def batched_transformers() -> tuple[list[str], int]:  # what CausalLM.generate did before: rows run to the last EOS
@@ -319,7 +319,7 @@ def run_generate(options) -> None:
 
     torch.manual_seed(0)
     model.generate(batch["prompt_ids"][:2].to(device), batch["prompt_mask"][:2].to(device))  # warm-up
-    kinds = {"batched": batched, "batched_unmerged": batched_unmerged, "batched_transformers": batched_transformers,
+    kinds = {"batched": batched, "batched_merged": batched_merged, "batched_transformers": batched_transformers,
              "one_at_a_time": one_at_a_time}  # fmt: skip
     runs = {kind: [] for kind in kinds}
     texts = {}

@@ -163,7 +163,7 @@ def summarize_generation(result: dict) -> dict:
         return {"error": result["error"]}
     runs = result["runs"]
     summary = {kind: spread([r["tokens_per_s"] for r in runs[kind]]) for kind in runs}
-    for kind in ("batched", "batched_unmerged", "batched_transformers"):  # per repeat, against the one-at-a-time run of that repeat
+    for kind in ("batched", "batched_merged", "batched_transformers"):  # per repeat, against the one-at-a-time run of that repeat
         if kind not in runs:  # results written before that kind was measured
             continue
         ratios = [b["tokens_per_s"] / o["tokens_per_s"] for b, o in zip(runs[kind], runs["one_at_a_time"])]
@@ -214,9 +214,9 @@ def markdown(results: dict) -> str:
             "",
             "| generation | generated tokens/s | vs one at a time |",
             "|---|---:|---:|",
-            f"| this project, batched (`CausalLM.generate`: ended rows leave the batch, LoRA merged) | {_cell(g['batched'])} | {_cell(g['ratio'], 'x')} |",
-            *([f"| the same, LoRA not merged (adapter matmuls beside each base matmul) | {_cell(g['batched_unmerged'])} | "
-               f"{_cell(g['batched_unmerged_ratio'], 'x')} |"] if "batched_unmerged" in g else []),
+            f"| this project, batched (`CausalLM.generate`: ended rows leave the batch) | {_cell(g['batched'])} | {_cell(g['ratio'], 'x')} |",
+            *([f"| the same, LoRA merged into copies of the base weights (`merge_lora_for_generation`) | "
+               f"{_cell(g['batched_merged'])} | {_cell(g['batched_merged_ratio'], 'x')} |"] if "batched_merged" in g else []),
             f"| batched `transformers` `generate` (rows run to the batch's last EOS) | {_cell(g['batched_transformers'])} | "
             f"{_cell(g['batched_transformers_ratio'], 'x')} |",
             f"| one prompt at a time (`generate` loop) | {_cell(g['one_at_a_time'])} | 1x |",

@@ -62,7 +62,7 @@ class CausalLM(L.LightningModule):
         merge_lora_for_generation: generate with each LoRA update merged into a copy of its dense
             base weight (`merged_lora`: one matmul per layer instead of three; the original weights
             come back untouched). Costs one copy of the adapted weights while generating; 4-bit
-            layers are never merged.
+            layers are never merged. Off: on CPU it measured no faster (docs/benchmarks.md).
     """
 
     def __init__(
@@ -82,7 +82,7 @@ class CausalLM(L.LightningModule):
         attn_implementation: Optional[str] = "sdpa",
         fast_dropout: bool = True,
         finite_check: str = "auto",
-        merge_lora_for_generation: bool = True,
+        merge_lora_for_generation: bool = False,
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
