@@ -14,11 +14,11 @@ from torchmetrics import MeanMetric
 
 from modules.errors import UserInputError
 from modules.generation import greedy_generate
-from modules.merged_lora import merged_lora
 from modules.generation_log import log_generations
 from modules.hardware import resolve_dtype
 from modules.lora_dropout import use_fast_dropout
 from modules.loss import loss_at_positions
+from modules.merged_lora import merged_lora
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.non_finite import NonFiniteGuard
 from modules.strategies import check_quantization_support
