@@ -12,7 +12,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch.nn.modules.module import _IncompatibleKeys
 from torchmetrics import MeanMetric
 
-from modules.errors import UserInputError
+from modules.adapter_checkpoint import load_adapter, read_init_weights
 from modules.generation import greedy_generate
 from modules.generation_log import log_generations
 from modules.hardware import resolve_dtype
@@ -130,7 +130,8 @@ class CausalLM(L.LightningModule):
         strategy = self.trainer.strategy if self._trainer is not None else None
         if self.quantization is not None:  # unsupported strategy + 4-bit combinations fail before loading
             check_quantization_support(strategy, True, self.quantization.quant_storage)
-        init = self._read_init_weights()  # before the expensive load, so a bad path fails fast
+        # Read before the expensive load, so a bad path fails fast.
+        init = self.init_weights and read_init_weights(self.init_weights, quantized=self.quantization is not None)
         path = resolve_model_source(self.source)
         accelerator = self._accelerator()
         dtype = resolve_dtype(self.dtype_name, accelerator)
@@ -168,31 +169,10 @@ class CausalLM(L.LightningModule):
             if self.fast_dropout:
                 use_fast_dropout(model)
         if init is not None and init["adapter_only"]:
-            self._load_adapter(model, init["state_dict"])
+            load_adapter(model, init["state_dict"], self.init_weights)
         # from_pretrained returns eval mode; training starts with dropout on, as Lightning expects.
         self.model = model.train()
         self.tokenizer = load_tokenizer(self.source, trust_remote_code=self.trust_remote_code)
-
-    def _read_init_weights(self) -> Optional[dict]:
-        if self.init_weights is None:
-            return None
-        checkpoint = torch.load(self.init_weights, map_location="cpu", weights_only=True)
-        adapter_only = bool(checkpoint.get("adapter_only"))
-        if not adapter_only and self.quantization is not None:
-            raise UserInputError(
-                f"init_weights {self.init_weights!r} holds full weights; they cannot load into a 4-bit base "
-                "(set quantization: null, or start from an adapter-only checkpoint)"
-            )
-        # LightningModule keys start with "model."; the wrapped model's own keys do not.
-        state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
-        return {"adapter_only": adapter_only, "state_dict": state}
-
-    def _load_adapter(self, model, state: dict) -> None:
-        own = model.state_dict()
-        trainable = {name for name, p in model.named_parameters() if p.requires_grad}
-        if set(state) - set(own) or trainable - set(state):
-            raise UserInputError(f"init_weights {self.init_weights!r}: its adapter does not match these LoRA settings")
-        model.load_state_dict(state, strict=False)
 
     def setup(self, stage: str) -> None:
         datamodule = self.trainer.datamodule if self._trainer is not None else None
