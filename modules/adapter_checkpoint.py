@@ -1,0 +1,30 @@
+"""Checkpoints that start a run (`init_weights`): a full lit checkpoint or an adapter-only one."""
+
+from __future__ import annotations
+
+import torch
+
+from modules.errors import UserInputError
+
+
+def read_init_weights(path: str, quantized: bool) -> dict:
+    """The checkpoint's weights, keyed as the wrapped model's own, and whether it holds only an adapter."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    adapter_only = bool(checkpoint.get("adapter_only"))
+    if not adapter_only and quantized:
+        raise UserInputError(
+            f"init_weights {path!r} holds full weights; they cannot load into a 4-bit base "
+            "(set quantization: null, or start from an adapter-only checkpoint)"
+        )
+    # LightningModule keys start with "model."; the wrapped model's own keys do not.
+    state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
+    return {"adapter_only": adapter_only, "state_dict": state}
+
+
+def load_adapter(model: torch.nn.Module, state: dict, path: str) -> None:
+    """Load an adapter-only state into `model`, refusing one saved with other LoRA settings."""
+    own = model.state_dict()
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    if set(state) - set(own) or trainable - set(state):
+        raise UserInputError(f"init_weights {path!r}: its adapter does not match these LoRA settings")
+    model.load_state_dict(state, strict=False)
