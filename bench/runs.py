@@ -266,7 +266,8 @@ def run_trl(options) -> None:
 
 # ------------------------------------------------------------------ evaluation: batched generation
 def run_generate(options) -> None:
-    """This project's batched `generate` on one evaluation batch, against `generate` one prompt at a time."""
+    """This project's batched `generate` over the first evaluation set, in evaluation batches, against
+    `generate` one prompt at a time; and the variants that show what each generation change brings."""
     from modules.causal_lm import CausalLM
     from modules.peft_config import LoraArgs
 
@@ -281,27 +282,34 @@ def run_generate(options) -> None:
     model.to(device)
     datamodule = build_datamodule(config)
     name = datamodule.eval_sets["validate"][0]
-    items = datamodule.datasets[name][: datamodule.eval_batch_size]  # one evaluation batch
-    batch = datamodule.collate(items)
+    items = datamodule.datasets[name]  # the whole set, as validation generates it
+    size = datamodule.eval_batch_size
     tokenizer, eos = model.tokenizer, model.tokenizer.eos_token_id
 
-    def batched(merge: bool = False) -> tuple[list[str], int]:
-        before, model.merge_lora_for_generation = model.generated_tokens, merge
-        texts = model.generate(batch["prompt_ids"].to(device), batch["prompt_mask"].to(device))
-        return texts, model.generated_tokens - before
+    def batches(rows: int):
+        for start in range(0, len(items), rows):
+            batch = datamodule.collate(items[start : start + rows])
+            yield batch["prompt_ids"].to(device), batch["prompt_mask"].to(device)
 
-    def batched_merged() -> tuple[list[str], int]:  # the same loop, LoRA merged into copies of the base weights
-        return batched(merge=True)
+    def batched(rows: int = size, merge: bool = False, preallocate: bool = True) -> tuple[list[str], int]:
+        before, model.merge_lora_for_generation, model.preallocated_kv_cache = model.generated_tokens, merge, preallocate
+        texts = [text for ids, mask in batches(rows) for text in model.generate(ids, mask)]
+        model.merge_lora_for_generation, model.preallocated_kv_cache = False, True
+        return texts, model.generated_tokens - before
 
     @torch.no_grad()
     def batched_transformers() -> tuple[list[str], int]:  # what CausalLM.generate did before: rows run to the last EOS
         model.model.eval()
-        new = model.model.generate(
-            input_ids=batch["prompt_ids"].to(device), attention_mask=batch["prompt_mask"].to(device),
-            max_new_tokens=model.max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=eos,
-        )[:, batch["prompt_ids"].shape[1] :]  # fmt: skip
-        ended = (new == eos).int().cumsum(1) - (new == eos).int()
-        return tokenizer.batch_decode(new, skip_special_tokens=True), int((ended == 0).sum())
+        texts, tokens = [], 0
+        for ids, mask in batches(size):
+            new = model.model.generate(
+                input_ids=ids, attention_mask=mask, max_new_tokens=model.max_new_tokens, do_sample=False,
+                pad_token_id=tokenizer.pad_token_id, eos_token_id=eos,
+            )[:, ids.shape[1] :]  # fmt: skip
+            ended = (new == eos).int().cumsum(1) - (new == eos).int()
+            texts += tokenizer.batch_decode(new, skip_special_tokens=True)
+            tokens += int((ended == 0).sum())
+        return texts, tokens
 
     @torch.no_grad()
     def one_at_a_time() -> tuple[list[str], int]:
@@ -317,10 +325,16 @@ def run_generate(options) -> None:
             texts.append(tokenizer.decode(out, skip_special_tokens=True))
         return texts, tokens
 
+    kinds = {
+        "batched": batched,
+        "batched_half_batches": lambda: batched(rows=max(1, size // 2)),
+        "batched_concat_cache": lambda: batched(preallocate=False),
+        "batched_merged": lambda: batched(merge=True),
+        "batched_transformers": batched_transformers,
+        "one_at_a_time": one_at_a_time,
+    }  # fmt: skip
     torch.manual_seed(0)
-    model.generate(batch["prompt_ids"][:2].to(device), batch["prompt_mask"][:2].to(device))  # warm-up
-    kinds = {"batched": batched, "batched_merged": batched_merged, "batched_transformers": batched_transformers,
-             "one_at_a_time": one_at_a_time}  # fmt: skip
+    model.generate(*next(batches(2)))  # warm-up
     runs = {kind: [] for kind in kinds}
     texts = {}
     for _ in range(options.repeats):  # interleaved
@@ -335,7 +349,7 @@ def run_generate(options) -> None:
     same = sum(len(set(row)) == 1 for row in zip(*texts.values()))
     score = getattr(datamodule, "score", None)
     result = {
-        "prompts": len(items), "eval_set": name, "max_new_tokens": model.max_new_tokens,
+        "prompts": len(items), "eval_set": name, "eval_batch_size": size, "max_new_tokens": model.max_new_tokens,
         "adapter": options.adapter if model.init_weights else None, "runs": runs,
         "same_text_fraction": same / len(items),
         "accuracy": sum(score(t, i["reference"]) for t, i in zip(texts["batched"], items)) / len(items) if score else None,

@@ -163,9 +163,7 @@ def summarize_generation(result: dict) -> dict:
         return {"error": result["error"]}
     runs = result["runs"]
     summary = {kind: spread([r["tokens_per_s"] for r in runs[kind]]) for kind in runs}
-    for kind in ("batched", "batched_merged", "batched_transformers"):  # per repeat, against the one-at-a-time run of that repeat
-        if kind not in runs:  # results written before that kind was measured
-            continue
+    for kind in [k for k in runs if k != "one_at_a_time"]:  # per repeat, against the one-at-a-time run of that repeat
         ratios = [b["tokens_per_s"] / o["tokens_per_s"] for b, o in zip(runs[kind], runs["one_at_a_time"])]
         summary[f"{kind}_ratio"] = spread(ratios)
     summary["ratio"] = summary.pop("batched_ratio")
@@ -205,20 +203,26 @@ def markdown(results: dict) -> str:
         )  # fmt: skip
     if "error" not in g:
         gen = results["generation"]
+        size = gen.get("eval_batch_size", gen["prompts"])
+        labels = {
+            "batched": f"this project, batched (`CausalLM.generate`, batches of {size}: ended rows leave the batch, preallocated KV cache)",
+            "batched_half_batches": f"the same in batches of {max(1, size // 2)}",
+            "batched_concat_cache": "the same with `transformers`' cache (copied at every token)",
+            "batched_merged": "the same, LoRA merged into copies of the base weights (`merge_lora_for_generation`)",
+            "batched_transformers": f"batched `transformers` `generate`, batches of {size} (rows run to the batch's last EOS)",
+        }  # fmt: skip
         lines += [
             "",
-            f"Evaluation: generation on {gen['prompts']} `{gen['eval_set']}` prompts (one evaluation batch), greedy, "
-            f"max_new_tokens {gen['max_new_tokens']}, adapter {'from the first lit run' if gen['adapter'] else 'untrained'}; "
-            f"{len(gen['runs']['batched'])} interleaved repeats; all give the same text for "
-            f"{gen['same_text_fraction']:.0%} of prompts; {gen['runs']['batched'][0]['generated_tokens']} tokens generated.",
+            f"Evaluation: generation on the {gen['prompts']} `{gen['eval_set']}` prompts (the config's eval batch size "
+            f"{size}), greedy, max_new_tokens {gen['max_new_tokens']}, adapter "
+            f"{'from the first lit run' if gen['adapter'] else 'untrained'}; {len(gen['runs']['batched'])} interleaved "
+            f"repeats; all give the same text for {gen['same_text_fraction']:.0%} of prompts; "
+            f"{gen['runs']['batched'][0]['generated_tokens']} tokens generated.",
             "",
             "| generation | generated tokens/s | vs one at a time |",
             "|---|---:|---:|",
-            f"| this project, batched (`CausalLM.generate`: ended rows leave the batch) | {_cell(g['batched'])} | {_cell(g['ratio'], 'x')} |",
-            *([f"| the same, LoRA merged into copies of the base weights (`merge_lora_for_generation`) | "
-               f"{_cell(g['batched_merged'])} | {_cell(g['batched_merged_ratio'], 'x')} |"] if "batched_merged" in g else []),
-            f"| batched `transformers` `generate` (rows run to the batch's last EOS) | {_cell(g['batched_transformers'])} | "
-            f"{_cell(g['batched_transformers_ratio'], 'x')} |",
+            *[f"| {labels.get(kind, kind)} | {_cell(g[kind])} | {_cell(g['ratio' if kind == 'batched' else kind + '_ratio'], 'x')} |"
+              for kind in gen["runs"] if kind != "one_at_a_time"],
             f"| one prompt at a time (`generate` loop) | {_cell(g['one_at_a_time'])} | 1x |",
         ]  # fmt: skip
     return "\n".join(lines)

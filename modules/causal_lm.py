@@ -63,6 +63,9 @@ class CausalLM(L.LightningModule):
             base weight (`merged_lora`: one matmul per layer instead of three; the original weights
             come back untouched). Costs one copy of the adapted weights while generating; 4-bit
             layers are never merged. Off: on CPU it measured no faster (docs/benchmarks.md).
+        preallocated_kv_cache: generate with keys and values written into buffers sized for the
+            whole generation (`preallocated_cache`) instead of `transformers`' cache, which copies
+            itself at every token; sliding-window models keep `transformers`' cache.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class CausalLM(L.LightningModule):
         fast_dropout: bool = True,
         finite_check: str = "auto",
         merge_lora_for_generation: bool = False,
+        preallocated_kv_cache: bool = True,
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
@@ -108,6 +112,7 @@ class CausalLM(L.LightningModule):
         self.fast_dropout = fast_dropout
         self.guard = NonFiniteGuard(finite_check)
         self.merge_lora_for_generation = merge_lora_for_generation
+        self.preallocated_kv_cache = preallocated_kv_cache
         self.samples: dict[str, list[dict]] = {}  # per evaluation set: the logged generations
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
@@ -284,7 +289,8 @@ class CausalLM(L.LightningModule):
         self.model.eval()
         eos = self.tokenizer.eos_token_id
         with merged_lora(self.model, enabled=self.merge_lora_for_generation):
-            new = greedy_generate(self.model, prompt_ids, prompt_mask, self.max_new_tokens, eos, self.tokenizer.pad_token_id)
+            new = greedy_generate(self.model, prompt_ids, prompt_mask, self.max_new_tokens, eos, self.tokenizer.pad_token_id,
+                                  preallocate=self.preallocated_kv_cache)  # fmt: skip
         self.model.train(was_training)
         ended = (new == eos).int().cumsum(1)  # up to and including the first EOS
         self.generated_tokens += int(((ended - (new == eos).int()) == 0).sum())
