@@ -65,7 +65,9 @@ class CausalLM(L.LightningModule):
             layers are never merged. Off: on CPU it measured no faster (docs/benchmarks.md).
         preallocated_kv_cache: generate with keys and values written into buffers sized for the
             whole generation (`preallocated_cache`) instead of `transformers`' cache, which copies
-            itself at every token; sliding-window models keep `transformers`' cache.
+            itself at every token; sliding-window models keep `transformers`' cache. Off: on CPU it
+            measured no faster (docs/benchmarks.md), attention over the buffer views costs what the
+            copies did.
     """
 
     def __init__(
@@ -86,7 +88,7 @@ class CausalLM(L.LightningModule):
         fast_dropout: bool = True,
         finite_check: str = "auto",
         merge_lora_for_generation: bool = False,
-        preallocated_kv_cache: bool = True,
+        preallocated_kv_cache: bool = False,
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters

@@ -24,7 +24,7 @@ def greedy_generate(
     max_new_tokens: int,
     eos_token_id: int,
     pad_token_id: int,
-    preallocate: bool = True,
+    preallocate: bool = False,
 ) -> torch.Tensor:
     """New tokens for left-padded prompts: (batch, at most max_new_tokens), EOS included, pads after it.
 

@@ -4,6 +4,9 @@
 the whole cache at every generated token: at batch 50 on the Java task that copying was 7% of
 generation time on CPU (profiled, `aten::cat`). Here each layer holds a buffer sized for the prompt
 plus the new tokens and hands attention a view of its filled part; nothing is copied per token.
+Measured no faster end to end on CPU (docs/benchmarks.md: attention over the views and the fresh
+buffers cost about what the copies did), so it is an option (`CausalLM(preallocated_kv_cache=True)`),
+off by default.
 """
 
 from __future__ import annotations

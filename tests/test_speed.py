@@ -232,8 +232,8 @@ def test_fast_dropout_drops_each_element_independently_with_probability_p_and_re
     assert use_fast_dropout(module.model) == 0  # nothing left to replace
 
 
-@pytest.mark.parametrize("path", [TINY_MISTRAL, TINY_GPT2])
-def test_generation_that_drops_ended_rows_gives_transformers_greedy_tokens(path):
+@pytest.mark.parametrize("path,preallocate", [(TINY_MISTRAL, False), (TINY_GPT2, False), (TINY_GPT2, True)])
+def test_generation_that_drops_ended_rows_gives_transformers_greedy_tokens(path, preallocate):
     from modules.generation import greedy_generate
 
     torch.manual_seed(0)
@@ -256,7 +256,7 @@ def test_generation_that_drops_ended_rows_gives_transformers_greedy_tokens(path)
                                       pad_token_id=pad, eos_token_id=eos)[:, prompts.shape[1] :]  # fmt: skip
     ended_at = [row.tolist().index(eos) if eos in row else None for row in reference]
     assert len(set(ended_at)) > 2
-    assert torch.equal(greedy_generate(module.model, prompts, mask, 24, eos, pad), reference)
+    assert torch.equal(greedy_generate(module.model, prompts, mask, 24, eos, pad, preallocate=preallocate), reference)
 
 
 def test_preallocated_kv_cache_returns_what_transformers_cache_returns_through_growth_and_dropped_rows():
