@@ -49,8 +49,7 @@ class CausalLM(L.LightningModule):
             and `generations.jsonl` in the run directory.
         trained_logits_only: compute the LM head only at the positions whose next token carries loss
             (the completion, not the prompt or the padding; batches name them in `logit_positions`),
-            via the model's `logits_to_keep`; the loss is the same. The head of a 49k-word vocabulary is a large share of a small model's
-            compute and memory (docs/benchmarks.md).
+            via the model's `logits_to_keep`; the loss is the same, at less memory (docs/benchmarks.md).
         attn_implementation: the attention kernel: "sdpa" (PyTorch's fused attention), "eager",
             "flash_attention_2", ...; None leaves the choice to transformers.
         fast_dropout: LoRA's dropout masks on CPU drawn only where elements drop (`FastDropout`:
@@ -59,15 +58,11 @@ class CausalLM(L.LightningModule):
             before the update; "log": a flag kept on the device, read at logging steps and before every
             checkpoint write (no per-step host sync; the last good checkpoint is still the one kept);
             "auto": "step" on CPU, where reading the loss costs nothing, "log" on accelerators.
-        merge_lora_for_generation: generate with each LoRA update merged into a copy of its dense
-            base weight (`merged_lora`: one matmul per layer instead of three; the original weights
-            come back untouched). Costs one copy of the adapted weights while generating; 4-bit
-            layers are never merged. Off: on CPU it measured no faster (docs/benchmarks.md).
-        preallocated_kv_cache: generate with keys and values written into buffers sized for the
-            whole generation (`preallocated_cache`) instead of `transformers`' cache, which copies
-            itself at every token; sliding-window models keep `transformers`' cache. Off: on CPU it
-            measured no faster (docs/benchmarks.md), attention over the buffer views costs what the
-            copies did.
+        merge_lora_for_generation: generate with LoRA merged into copies of the dense base weights
+            (`merged_lora`; originals untouched, 4-bit layers never merged).
+        preallocated_kv_cache: generate with keys and values in preallocated buffers
+            (`preallocated_cache`) instead of `transformers`' cache, which copies itself per token.
+            Both off by default: on CPU neither measured reliably faster (docs/benchmarks.md).
     """
 
     def __init__(
