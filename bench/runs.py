@@ -291,10 +291,10 @@ def run_generate(options) -> None:
             batch = datamodule.collate(items[start : start + rows])
             yield batch["prompt_ids"].to(device), batch["prompt_mask"].to(device)
 
-    def batched(rows: int = size, merge: bool = False, preallocate: bool = False) -> tuple[list[str], int]:
-        before, model.merge_lora_for_generation, model.preallocated_kv_cache = model.generated_tokens, merge, preallocate
+    def batched(rows: int = size, merge: bool = False) -> tuple[list[str], int]:
+        before, model.merge_lora_for_generation = model.generated_tokens, merge
         texts = [text for ids, mask in batches(rows) for text in model.generate(ids, mask)]
-        model.merge_lora_for_generation, model.preallocated_kv_cache = False, False
+        model.merge_lora_for_generation = False
         return texts, model.generated_tokens - before
 
     @torch.no_grad()
@@ -328,7 +328,6 @@ def run_generate(options) -> None:
     kinds = {
         "batched": batched,
         "batched_half_batches": lambda: batched(rows=max(1, size // 2)),
-        "batched_preallocated_cache": lambda: batched(preallocate=True),
         "batched_merged": lambda: batched(merge=True),
         "batched_transformers": batched_transformers,
         "one_at_a_time": one_at_a_time,

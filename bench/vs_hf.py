@@ -207,7 +207,7 @@ def markdown(results: dict) -> str:
         labels = {
             "batched": f"this project, batched (`CausalLM.generate`, batches of {size}: ended rows leave the batch)",
             "batched_half_batches": f"the same in batches of {max(1, size // 2)}",
-            "batched_preallocated_cache": "the same, keys and values in preallocated buffers (`preallocated_kv_cache`)",
+            "batched_preallocated_cache": "the same, keys and values in preallocated buffers (removed after this run)",
             "batched_merged": "the same, LoRA merged into copies of the base weights (`merge_lora_for_generation`)",
             "batched_transformers": f"batched `transformers` `generate`, batches of {size} (rows run to the batch's last EOS)",
         }  # fmt: skip

@@ -59,10 +59,8 @@ class CausalLM(L.LightningModule):
             checkpoint write (no per-step host sync; the last good checkpoint is still the one kept);
             "auto": "step" on CPU, where reading the loss costs nothing, "log" on accelerators.
         merge_lora_for_generation: generate with LoRA merged into copies of the dense base weights
-            (`merged_lora`; originals untouched, 4-bit layers never merged).
-        preallocated_kv_cache: generate with keys and values in preallocated buffers
-            (`preallocated_cache`) instead of `transformers`' cache, which copies itself per token.
-            Both off by default: on CPU neither measured reliably faster (docs/benchmarks.md).
+            (`merged_lora`; originals untouched, 4-bit layers never merged). Off: on CPU it measured
+            no reliable gain (docs/benchmarks.md).
     """
 
     def __init__(
@@ -83,7 +81,6 @@ class CausalLM(L.LightningModule):
         fast_dropout: bool = True,
         finite_check: str = "auto",
         merge_lora_for_generation: bool = False,
-        preallocated_kv_cache: bool = False,
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
@@ -109,7 +106,6 @@ class CausalLM(L.LightningModule):
         self.fast_dropout = fast_dropout
         self.guard = NonFiniteGuard(finite_check)
         self.merge_lora_for_generation = merge_lora_for_generation
-        self.preallocated_kv_cache = preallocated_kv_cache
         self.samples: dict[str, list[dict]] = {}  # per evaluation set: the logged generations
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
@@ -286,8 +282,7 @@ class CausalLM(L.LightningModule):
         self.model.eval()
         eos = self.tokenizer.eos_token_id
         with merged_lora(self.model, enabled=self.merge_lora_for_generation):
-            new = greedy_generate(self.model, prompt_ids, prompt_mask, self.max_new_tokens, eos, self.tokenizer.pad_token_id,
-                                  preallocate=self.preallocated_kv_cache)  # fmt: skip
+            new = greedy_generate(self.model, prompt_ids, prompt_mask, self.max_new_tokens, eos, self.tokenizer.pad_token_id)
         self.model.train(was_training)
         ended = (new == eos).int().cumsum(1)  # up to and including the first EOS
         self.generated_tokens += int(((ended - (new == eos).int()) == 0).sum())

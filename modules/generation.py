@@ -13,18 +13,10 @@ import inspect
 
 import torch
 
-from modules.kv_cache import preallocated_cache
-
 
 @torch.no_grad()
 def greedy_generate(
-    model,
-    prompt_ids: torch.Tensor,
-    prompt_mask: torch.Tensor,
-    max_new_tokens: int,
-    eos_token_id: int,
-    pad_token_id: int,
-    preallocate: bool = False,
+    model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, max_new_tokens: int, eos_token_id: int, pad_token_id: int
 ) -> torch.Tensor:
     """New tokens for left-padded prompts: (batch, at most max_new_tokens), EOS included, pads after it.
 
@@ -35,8 +27,6 @@ def greedy_generate(
         max_new_tokens: generation length limit.
         eos_token_id: the token that ends a sequence.
         pad_token_id: what fills a row after its EOS.
-        preallocate: keys and values in buffers sized for the whole generation (`preallocated_cache`)
-            where the model allows, instead of a cache that copies itself at every token.
     """
     batch = prompt_ids.shape[0]
     device = prompt_ids.device
@@ -47,9 +37,7 @@ def greedy_generate(
     parameters = inspect.signature((model.get_base_model() if hasattr(model, "get_base_model") else model).forward).parameters
     cache_name = "cache" if "cache" in parameters else "past_key_values"
     extra = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}
-    cache = preallocated_cache(model.config, prompt_ids.shape[1] + max_new_tokens) if preallocate else None
-    given = {cache_name: cache} if cache is not None else {}
-    step = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=positions, use_cache=True, **given, **extra)
+    step = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=positions, use_cache=True, **extra)
     cache, mask, position = getattr(step, cache_name), prompt_mask, positions[:, -1:]
     rows = torch.arange(batch, device=device)  # the batch row each remaining sequence came from
     ended = torch.zeros(batch, dtype=torch.bool, device=device)

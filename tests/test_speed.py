@@ -232,8 +232,8 @@ def test_fast_dropout_drops_each_element_independently_with_probability_p_and_re
     assert use_fast_dropout(module.model) == 0  # nothing left to replace
 
 
-@pytest.mark.parametrize("path,preallocate", [(TINY_MISTRAL, False), (TINY_GPT2, False), (TINY_GPT2, True)])
-def test_generation_that_drops_ended_rows_gives_transformers_greedy_tokens(path, preallocate):
+@pytest.mark.parametrize("path", [TINY_MISTRAL, TINY_GPT2])
+def test_generation_that_drops_ended_rows_gives_transformers_greedy_tokens(path):
     from modules.generation import greedy_generate
 
     torch.manual_seed(0)
@@ -256,32 +256,7 @@ def test_generation_that_drops_ended_rows_gives_transformers_greedy_tokens(path,
                                       pad_token_id=pad, eos_token_id=eos)[:, prompts.shape[1] :]  # fmt: skip
     ended_at = [row.tolist().index(eos) if eos in row else None for row in reference]
     assert len(set(ended_at)) > 2
-    assert torch.equal(greedy_generate(module.model, prompts, mask, 24, eos, pad, preallocate=preallocate), reference)
-
-
-def test_preallocated_kv_cache_returns_what_transformers_cache_returns_through_growth_and_dropped_rows():
-    from transformers import AutoConfig
-    from transformers.cache_utils import DynamicLayer
-
-    from modules.kv_cache import PreallocatedLayer, preallocated_cache
-
-    torch.manual_seed(0)
-    ours, reference = PreallocatedLayer(capacity=4), DynamicLayer()
-    rows = 5
-    for step, length in enumerate([3, 1, 2, 1, 1]):  # the third update passes the capacity of 4
-        keys, values = torch.randn(rows, 2, length, 8), torch.randn(rows, 2, length, 8)
-        for got, want in zip(ours.update(keys, values), reference.update(keys, values)):
-            assert torch.equal(got, want)
-        assert ours.get_seq_length() == reference.get_seq_length()
-        if step in (1, 3):  # rows leave the batch, as in greedy_generate
-            keep = torch.tensor([0, 2, 3][: rows - 1])
-            ours.batch_select_indices(keep)
-            reference.batch_select_indices(keep)
-            rows = len(keep)
-    assert ours.capacity >= 8 and ours.keys.shape == reference.keys.shape == (2, 2, 8, 8)
-
-    assert preallocated_cache(AutoConfig.from_pretrained(TINY_GPT2), 16) is not None
-    assert preallocated_cache(AutoConfig.from_pretrained(TINY_MISTRAL), 16) is None  # a 4,096-token sliding window
+    assert torch.equal(greedy_generate(module.model, prompts, mask, 24, eos, pad), reference)
 
 
 def test_generation_with_merged_lora_gives_the_same_tokens_and_restores_the_weights_exactly():
