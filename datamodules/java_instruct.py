@@ -8,7 +8,7 @@ Spanish lists (the seed's way to diversify), and held-out sets use only words ne
 from __future__ import annotations
 
 import random
-from typing import Callable, Literal, Optional, Sequence
+from typing import Callable, Collection, Literal, Optional, Sequence
 
 from datamodules.java_words import (
     HELD_OUT_WORDS_EN,
@@ -140,6 +140,26 @@ def make_example(family: str, words: list[str], lang: Language) -> dict:
     return {"prompt": f"// {text}", "completion": code}
 
 
+def word_vocabulary(
+    held_out: bool = False, extra_words: int = 0, word_lists: Sequence[str] = (), near_words: int = 0
+) -> list[str]:
+    """The words instructions draw from: the held-out lists, or the training lists plus `word_lists`
+    (held-out words dropped, so held-out stays unseen), `extra_words` made-up words (`pseudo_words`)
+    and `near_words` made-up words one edit away from the real ones (`near_words`)."""
+    en, es = (HELD_OUT_WORDS_EN, HELD_OUT_WORDS_ES) if held_out else (TRAIN_WORDS_EN, TRAIN_WORDS_ES)
+    vocabulary = en + es  # mixing both languages' words in either language's instruction
+    if held_out:
+        return vocabulary
+    listed = [w for source in word_lists for w in load_word_list(source)]
+    known, unseen = set(vocabulary), set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES)
+    real = vocabulary + sorted({w for w in listed if w not in known and w not in unseen})
+    made_up = pseudo_words(extra_words) if extra_words else []
+    if near_words:
+        reserved = set(real) | set(made_up) | unseen | set(ENGLISH) | set(SPANISH)
+        made_up += make_near_words(real, near_words, reserved)
+    return real + sorted({w for w in made_up if w not in set(real) and w not in unseen})
+
+
 def generate_java_instructions(
     num_examples: int,
     seed: int,
@@ -148,6 +168,8 @@ def generate_java_instructions(
     extra_words: int = 0,
     word_lists: Sequence[str] = (),
     near_words: int = 0,
+    respelled: Collection[str] = (),
+    respelled_fraction: float = 0.0,
 ) -> list[dict]:
     """Unique instruction -> method examples.
 
@@ -156,31 +178,34 @@ def generate_java_instructions(
         seed: random seed.
         held_out: draw words only from the held-out lists (never in a training instruction).
         families: which families to use; None is all.
-        extra_words: add this many made-up words (`pseudo_words`) to the training vocabulary.
-        word_lists: add these word lists (bundled names or files, see `load_word_list`) to the
-            training vocabulary; held-out words in them are dropped, so held-out stays unseen.
-        near_words: add this many made-up words one edit away from the training vocabulary's real
-            words (`near_words`); none is a held-out word.
+        extra_words, word_lists, near_words: what the training vocabulary adds (`word_vocabulary`).
+        respelled: words the tokenizer splits differently once capitalised (`respelled_words`).
+        respelled_fraction: the share of word draws taken from the vocabulary's `respelled` words;
+            0 draws uniformly from the vocabulary.
     """
-    en, es = (HELD_OUT_WORDS_EN, HELD_OUT_WORDS_ES) if held_out else (TRAIN_WORDS_EN, TRAIN_WORDS_ES)
-    vocabulary = en + es  # mixing both languages' words in either language's instruction
-    if not held_out:
-        listed = [w for source in word_lists for w in load_word_list(source)]
-        known, unseen = set(vocabulary), set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES)
-        real = vocabulary + sorted({w for w in listed if w not in known and w not in unseen})
-        made_up = pseudo_words(extra_words) if extra_words else []
-        if near_words:
-            reserved = set(real) | set(made_up) | unseen | set(ENGLISH) | set(SPANISH)
-            made_up += make_near_words(real, near_words, reserved)
-        vocabulary = real + sorted({w for w in made_up if w not in set(real) and w not in unseen})
+    vocabulary = word_vocabulary(held_out, extra_words, word_lists, near_words)
     names = families or list(FAMILIES)
     rng = random.Random(seed)
+    focus = sorted(set(respelled) & set(vocabulary)) if respelled_fraction > 0 else []
+    if respelled_fraction > 0 and not focus:
+        raise ValueError("respelled_fraction > 0 but none of the vocabulary's words is in `respelled`")
+
+    def draw(count: int) -> list[str]:
+        if not focus:
+            return rng.sample(vocabulary, count)
+        words: list[str] = []
+        while len(words) < count:  # distinct words: distinct parameter names
+            word = rng.choice(focus if rng.random() < respelled_fraction else vocabulary)
+            if word not in words:
+                words.append(word)
+        return words
+
     seen, examples = set(), []
     for _ in range(num_examples * 50):
         if len(examples) == num_examples:
             break
         family = rng.choice(names)
-        words = rng.sample(vocabulary, FAMILIES[family][0])  # distinct words: distinct parameter names
+        words = draw(FAMILIES[family][0])
         example = make_example(family, words, rng.choice(["en", "es"]))
         if example["prompt"] not in seen:
             seen.add(example["prompt"])
@@ -222,6 +247,7 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         extra_words: int = 0,
         word_lists: Optional[list[str]] = None,
         near_words: int = 0,
+        respelled_fraction: float = 0.0,
         **kwargs,
     ):
         if kwargs.get("chat_template") is None:  # the seed's format: the comment, a newline, the method
@@ -234,6 +260,9 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         self.extra_words = extra_words
         self.word_lists = list(word_lists or [])
         self.near_words = near_words
+        if not 0.0 <= respelled_fraction <= 1.0:
+            raise ValueError(f"respelled_fraction must be in [0, 1], got {respelled_fraction}")
+        self.respelled_fraction = respelled_fraction
         if self.word_lists:
             from datamodules.java_words import load_word_list
 
@@ -246,10 +275,17 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         offset = {"train": 0, "val": 1_000_003, "val_seen": 1_500_007, "test": 2_000_003}[split]
         held_out = split in ("val", "test")
         train = split == "train"
+        focus = {}
+        if train and self.respelled_fraction > 0:
+            from datamodules.java_words import respelled_words
+
+            vocabulary = word_vocabulary(False, self.extra_words, self.word_lists, self.near_words)
+            focus = {"respelled": respelled_words(vocabulary, self.tokenizer),
+                     "respelled_fraction": self.respelled_fraction}  # fmt: skip
         return generate_java_instructions(
             self.sizes[split], self.seed + offset, held_out=held_out,
             extra_words=self.extra_words if train else 0, word_lists=self.word_lists if train else (),
-            near_words=self.near_words if train else 0,
+            near_words=self.near_words if train else 0, **focus,
         )  # fmt: skip
 
     def render_prompt(self, prompt: str) -> str:

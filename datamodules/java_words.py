@@ -97,6 +97,25 @@ def near_words(words: list[str], count: int, reserved: set[str], seed: int = 0) 
     return sorted(out)
 
 
+def respelled_words(words: list[str], tokenizer) -> list[str]:
+    """The words `tokenizer` splits into different pieces once capitalised inside a camelCase name:
+    " pepper" is one token, but in `maximoHierroYPepper` it is "Pe" + "pper". To write such a name
+    the model has to spell the word out instead of copying a token, and that is where generated
+    names go wrong (`maximoHierroYP pepper`, `printOrbita Ivory`)."""
+
+    def pieces(text: str, skip: str = "") -> list[str]:
+        tokens = tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False)["input_ids"])
+        text_pieces = [tokenizer.convert_tokens_to_string([t]) for t in tokens]
+        while skip and text_pieces and skip.startswith(text_pieces[0]):
+            skip = skip[len(text_pieces[0]):]
+            text_pieces = text_pieces[1:]
+        if skip:  # a piece crossed the boundary: never equal to the lowercase word's pieces
+            return ["", *text_pieces]
+        return [p.strip().lower() for p in text_pieces if p.strip()]
+
+    return [w for w in words if pieces(" " + w) != pieces("product" + w[:1].upper() + w[1:], skip="product")]
+
+
 def load_word_list(source: str) -> list[str]:
     """Words from a bundled list ("english", "spanish": see `words/`) or a text file, one per line
     (`#` starts a comment). Every word must be a lowercase ASCII Java identifier that is not a keyword;

@@ -32,6 +32,10 @@ class SaveConfigToRun(SaveConfigCallback):
                 (folder / "config.yaml").write_text(text, encoding="utf-8")
 
 
+# Model arguments that only say how to generate: a checkpoint's hyperparameters never override them.
+DECODING_SETTINGS = ("num_beams", "max_new_tokens", "log_generations", "merge_lora_for_generation")
+
+
 class LitCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         # The model names its source once; the data module renders with that model's tokenizer.
@@ -46,8 +50,16 @@ class LitCLI(LightningCLI):
 
     def _parse_ckpt_path(self) -> None:
         # LightningCLI reads the checkpoint's hyperparameters first; a bad file is one message there too.
+        # They override the command's config, but how to decode is this command's choice, not the
+        # checkpoint's: `test --ckpt_path CKPT --model.init_args.num_beams 1` decodes greedily.
+        command = self.config.get(self.config.get("subcommand") or "", None)
+        model = (command or {}).get("model") or {}
+        args = model.get("init_args") or {}
+        decoding = {key: args[key] for key in DECODING_SETTINGS if key in args}
         try:
             super()._parse_ckpt_path()
+            for key, value in decoding.items():
+                self.config[self.config.subcommand]["model"]["init_args"][key] = value
         except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
             path = self.config[self.config.subcommand].get("ckpt_path")
             friendly = unreadable_checkpoint(path, error)

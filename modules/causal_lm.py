@@ -13,7 +13,7 @@ from torch.nn.modules.module import _IncompatibleKeys
 from torchmetrics import MeanMetric
 
 from modules.adapter_checkpoint import load_adapter, read_init_weights
-from modules.generation import greedy_generate
+from modules.generation import beam_generate, greedy_generate
 from modules.generation_log import log_generations
 from modules.hardware import resolve_dtype
 from modules.lora_dropout import use_fast_dropout
@@ -39,6 +39,7 @@ class CausalLM(L.LightningModule):
         dtype: dtype of the dense weights; "auto" is bf16 for frozen (LoRA) base weights where the device
             has native bf16, and fp32 otherwise (always fp32 for weights that train).
         max_new_tokens: generation length limit for validation, test and predict.
+        num_beams: 1 is greedy decoding; more is beam search (`beam_generate`, README: Java results).
         trust_remote_code: allow model code from the hub; off unless a config turns it on.
         init_weights: a lit checkpoint whose weights start this run (two-stage training: e.g. the
             corpus stage's checkpoint under the instruction stage). Unlike `--ckpt_path`, optimizer,
@@ -73,6 +74,7 @@ class CausalLM(L.LightningModule):
         gradient_checkpointing: bool = False,
         dtype: str = "auto",
         max_new_tokens: int = 48,
+        num_beams: int = 1,
         trust_remote_code: bool = False,
         init_weights: Optional[str] = None,
         log_generations: int = 8,
@@ -98,6 +100,9 @@ class CausalLM(L.LightningModule):
         self.gradient_checkpointing = gradient_checkpointing
         self.dtype_name = dtype
         self.max_new_tokens = max_new_tokens
+        if num_beams < 1:
+            raise ValueError(f"num_beams must be >= 1, got {num_beams}")
+        self.num_beams = num_beams
         self.trust_remote_code = trust_remote_code
         self.init_weights = init_weights
         self.log_generations = log_generations
@@ -273,16 +278,14 @@ class CausalLM(L.LightningModule):
     # ---------------------------------------------------------------- generation
     @torch.no_grad()
     def generate(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[str]:
-        """Greedy, batched, KV-cached generation from left-padded prompts; returns the new text.
-
-        Sequences leave the batch once they end (`greedy_generate`): the same tokens as
-        `transformers`' greedy `generate`, without decoding pads for the ended ones.
-        """
+        """The new text for left-padded prompts: greedy (`greedy_generate`) or beam search (`num_beams`)."""
         was_training = self.model.training
         self.model.eval()
         eos = self.tokenizer.eos_token_id
+        args = (self.model, prompt_ids, prompt_mask, self.max_new_tokens, eos, self.tokenizer.pad_token_id)
         with merged_lora(self.model, enabled=self.merge_lora_for_generation):
-            new = greedy_generate(self.model, prompt_ids, prompt_mask, self.max_new_tokens, eos, self.tokenizer.pad_token_id)
+            beams = self.num_beams
+            new = greedy_generate(*args) if beams == 1 else beam_generate(*args, num_beams=beams)
         self.model.train(was_training)
         ended = (new == eos).int().cumsum(1)  # up to and including the first EOS
         self.generated_tokens += int(((ended - (new == eos).int()) == 0).sum())

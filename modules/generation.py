@@ -57,3 +57,25 @@ def greedy_generate(
             cache.batch_select_indices(keep)
             rows, tokens, mask, position, ended = rows[keep], tokens[keep], mask[keep], position[keep], ended[keep]
     return out[:, : i + 1]
+
+
+@torch.no_grad()
+def beam_generate(
+    model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, max_new_tokens: int, eos_token_id: int,
+    pad_token_id: int, num_beams: int, length_penalty: float = 1.0,
+) -> torch.Tensor:
+    """New tokens by beam search (`transformers`' `generate`): the most probable of `num_beams`
+    continuations kept at every step, scored by summed log-probability / length ** `length_penalty`.
+
+    Greedy commits to the likeliest next token, and one wrong token inside a name cannot be taken
+    back (`Coal` for `Cobalt`: the rest of the name then goes wrong); a beam keeps the alternatives
+    until a whole sequence is more probable. Same arguments and output as `greedy_generate`.
+    """
+    out = model.generate(
+        input_ids=prompt_ids, attention_mask=prompt_mask, max_new_tokens=max_new_tokens, num_beams=num_beams,
+        do_sample=False, early_stopping=True, length_penalty=length_penalty, num_return_sequences=1,
+        eos_token_id=eos_token_id, pad_token_id=pad_token_id,
+    )  # fmt: skip
+    new = out[:, prompt_ids.shape[1] :]
+    after_eos = (new == eos_token_id).int().cumsum(1) - (new == eos_token_id).int() > 0
+    return new.masked_fill(after_eos, pad_token_id)

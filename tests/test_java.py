@@ -5,7 +5,12 @@ import pytest
 import torch
 
 from datamodules.java_corpus import JavaCorpusDataModule, held_out_by_name, iter_java_files, pack
-from datamodules.java_instruct import FAMILIES, generate_java_instructions, make_example
+from datamodules.java_instruct import (
+    FAMILIES,
+    JavaInstructDataModule,
+    generate_java_instructions,
+    make_example,
+)
 from datamodules.java_words import HELD_OUT_WORDS_EN, HELD_OUT_WORDS_ES, TRAIN_WORDS_EN, TRAIN_WORDS_ES
 from datamodules.records import DataError
 from lit.cli import cli_main
@@ -126,6 +131,21 @@ def test_tiny_java_configs_fit(config, tmp_path):
             assert "val/compile_rate" in metrics
 
 
+def test_a_checkpoint_brings_its_weights_but_the_command_chooses_how_to_decode(tmp_path):
+    tiny = ["--config", "configs/tiny/java_instruct.yaml", "--trainer.enable_progress_bar", "false",
+            "--data.init_args.compile_check", "false"]  # fmt: skip
+    cli_main(["fit", *tiny, "--trainer.default_root_dir", str(tmp_path), "--trainer.max_steps", "2",
+              "--model.init_args.num_beams", "3", "--model.init_args.max_new_tokens", "12"])  # fmt: skip
+    ckpt = next(tmp_path.rglob("last.ckpt"))
+    assert torch.load(ckpt, weights_only=True)["hyper_parameters"]["num_beams"] == 3
+    greedy = cli_main(["test", *tiny, "--ckpt_path", str(ckpt), "--model.init_args.num_beams", "1"])
+    assert (greedy.model.num_beams, greedy.model.max_new_tokens) == (1, 32)  # the command's, the config's
+    assert greedy.trainer.state.finished and "test/accuracy" in greedy.trainer.callback_metrics
+    beams = cli_main(["test", *tiny, "--ckpt_path", str(ckpt), "--model.init_args.num_beams", "2",
+                      "--model.init_args.max_new_tokens", "8"])  # fmt: skip
+    assert (beams.model.num_beams, beams.model.max_new_tokens) == (2, 8)
+
+
 def test_two_stage_training_starts_from_the_corpus_checkpoint(tmp_path):
     stage1 = cli_main(["fit", "--config", "configs/tiny/java_autoregressive.yaml",
                        "--trainer.default_root_dir", str(tmp_path / "ar"), "--trainer.enable_progress_bar", "false",
@@ -180,3 +200,39 @@ def test_word_lists_never_bring_a_held_out_word_into_training(tmp_path):
     bad.write_text("apple\nclass\n")
     with pytest.raises(UserInputError, match=r"bad.txt:2: 'class'"):
         load_word_list(str(bad))
+
+
+def test_respelled_words_are_those_a_capital_splits_differently_and_training_can_favour_them():
+    from transformers import AutoTokenizer
+
+    from datamodules.java_instruct import word_vocabulary
+    from datamodules.java_words import respelled_words
+    from tests.conftest import TINY_MISTRAL
+
+    gpt2 = AutoTokenizer.from_pretrained(str(ROOT / "tests" / "assets" / "tiny-gpt2"))
+    words = ["pepper", "river", "engine", "cobalt", "brisa"]
+    # " engine" is "en" "g" "in" "e", "Engine" inside "productEngine" is "E" "n" "g" "in" "e";
+    # " pepper" and "Pepper" split into the same pieces in this tiny vocabulary.
+    assert respelled_words(words, gpt2) == ["engine", "cobalt", "brisa"]
+    assert respelled_words(words, AutoTokenizer.from_pretrained(TINY_MISTRAL)) == []  # letter by letter
+
+    vocabulary = word_vocabulary(extra_words=1000)
+    focus = set(respelled_words(vocabulary, gpt2))
+    assert 0.1 < len(focus) / len(vocabulary) < 0.5
+
+    rendered = [make_example(f, ["qqq", "zzz"][:n], lang)["prompt"]
+                for f, (n, _) in FAMILIES.items() for lang in ("en", "es")]  # fmt: skip
+    template = {w for prompt in rendered for w in re.findall(r"[a-z]+", prompt.lower())}
+
+    def share(examples) -> float:  # of the drawn words (the prompt's words but the template's) in `focus`
+        drawn = [w for e in examples for w in re.findall(r"[a-z]+", e["prompt"].lower()) if w not in template]
+        return sum(w in focus for w in drawn) / len(drawn)
+
+    uniform = generate_java_instructions(2000, seed=0, extra_words=1000)
+    favoured = generate_java_instructions(2000, seed=0, extra_words=1000, respelled=focus,
+                                          respelled_fraction=0.8)  # fmt: skip
+    assert abs(share(uniform) - len(focus) / len(vocabulary)) < 0.1
+    assert share(favoured) > 0.8 + 0.2 * share(uniform) - 0.1  # 80% from the focus, the rest uniform
+    assert len({e["prompt"] for e in favoured}) == 2000
+    with pytest.raises(ValueError, match="respelled_fraction"):
+        JavaInstructDataModule(respelled_fraction=1.5)

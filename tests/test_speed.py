@@ -294,3 +294,42 @@ def test_generation_with_merged_lora_gives_the_same_tokens_and_restores_the_weig
     quantized = CausalLM(model=TINY_MISTRAL, quantization=QuantArgs(), lora=LoraArgs(target_modules="all-linear"))
     quantized.configure_model()
     assert mergeable_layers(quantized.model) == []  # 4-bit base layers are never merged
+
+
+def test_beam_search_finds_sequences_at_least_as_probable_as_greedy_and_more_where_they_differ():
+    from modules.generation import beam_generate, greedy_generate
+
+    torch.manual_seed(0)
+    module = CausalLM(model=TINY_GPT2, lora=LoraArgs(r=4, alpha=8, dropout=0.0, target_modules="all-linear"))
+    module.configure_model()
+    module.model.eval()
+    for p in module.parameters():  # a random adapter: peaked, varied next-token distributions
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.2)
+    batch = java_batch(TINY_GPT2)
+    prompts, mask, pad = batch["prompt_ids"], batch["prompt_mask"], module.tokenizer.pad_token_id
+    eos, steps = module.tokenizer.eos_token_id, 6
+
+    def log_prob(new: torch.Tensor) -> torch.Tensor:  # of each row's new tokens, teacher-forced
+        ids = torch.cat([prompts, new], 1)
+        full = torch.cat([mask, torch.ones_like(new)], 1)
+        positions = (full.cumsum(-1) - 1).clamp(min=0)
+        logits = module.model(input_ids=ids, attention_mask=full, position_ids=positions).logits.float()
+        chosen = logits[:, prompts.shape[1] - 1 : -1].log_softmax(-1).gather(-1, new[..., None])[..., 0]
+        return chosen.sum(1)
+
+    greedy = greedy_generate(module.model, prompts, mask, steps, eos, pad)
+    beam = beam_generate(module.model, prompts, mask, steps, eos, pad, num_beams=4, length_penalty=0.0)
+    assert greedy.shape == beam.shape == (prompts.shape[0], steps)  # no EOS within 6 steps here
+    assert not (greedy == eos).any() and not (beam == eos).any()
+    greedy_lp, beam_lp = log_prob(greedy), log_prob(beam)
+    assert (beam_lp >= greedy_lp - 1e-4).all()
+    differ = (beam != greedy).any(1)
+    assert differ.any() and (beam_lp[differ] > greedy_lp[differ]).all()  # a beam that found better sequences
+    assert torch.equal(beam_generate(module.model, prompts, mask, steps, eos, pad, num_beams=1), greedy)
+
+    module.max_new_tokens, module.num_beams = steps, 4  # what validation generates with `num_beams: 4`
+    expected = beam_generate(module.model, prompts, mask, steps, eos, pad, num_beams=4)
+    assert module.generate(prompts, mask) == module.tokenizer.batch_decode(expected, skip_special_tokens=True)
+    with pytest.raises(ValueError, match="num_beams"):
+        CausalLM(model=TINY_GPT2, num_beams=0)
