@@ -76,6 +76,4 @@ def beam_generate(
         do_sample=False, early_stopping=True, length_penalty=length_penalty, num_return_sequences=1,
         eos_token_id=eos_token_id, pad_token_id=pad_token_id,
     )  # fmt: skip
-    new = out[:, prompt_ids.shape[1] :]
-    after_eos = (new == eos_token_id).int().cumsum(1) - (new == eos_token_id).int() > 0
-    return new.masked_fill(after_eos, pad_token_id)
+    return out[:, prompt_ids.shape[1] :]  # transformers pads a finished beam with pad_token_id
