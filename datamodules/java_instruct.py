@@ -8,7 +8,8 @@ Spanish lists (the seed's way to diversify), and held-out sets use only words ne
 from __future__ import annotations
 
 import random
-from typing import Callable, Collection, Literal, Optional, Sequence
+from functools import partial
+from typing import Callable, Literal, Optional, Sequence
 
 from datamodules.java_words import (
     HELD_OUT_WORDS_EN,
@@ -168,7 +169,7 @@ def generate_java_instructions(
     extra_words: int = 0,
     word_lists: Sequence[str] = (),
     near_words: int = 0,
-    respelled: Collection[str] = (),
+    respelled: Optional[Callable[[str], bool]] = None,
     respelled_fraction: float = 0.0,
 ) -> list[dict]:
     """Unique instruction -> method examples.
@@ -179,16 +180,18 @@ def generate_java_instructions(
         held_out: draw words only from the held-out lists (never in a training instruction).
         families: which families to use; None is all.
         extra_words, word_lists, near_words: what the training vocabulary adds (`word_vocabulary`).
-        respelled: words the tokenizer splits differently once capitalised (`respelled_words`).
+        respelled: which words the tokenizer splits differently once capitalised (`is_respelled`).
         respelled_fraction: the share of word draws taken from the vocabulary's `respelled` words;
             0 draws uniformly from the vocabulary.
     """
     vocabulary = word_vocabulary(held_out, extra_words, word_lists, near_words)
     names = families or list(FAMILIES)
     rng = random.Random(seed)
-    focus = sorted(set(respelled) & set(vocabulary)) if respelled_fraction > 0 else []
-    if respelled_fraction > 0 and not focus:
-        raise ValueError("respelled_fraction > 0 but none of the vocabulary's words is in `respelled`")
+    focus = sorted({w for w in vocabulary if respelled(w)}) if respelled and respelled_fraction > 0 else []
+    most = max(count for count, _ in FAMILIES.values())  # words one instruction draws, all distinct
+    if respelled_fraction > 0 and len(focus) < most:
+        raise ValueError(f"respelled_fraction > 0 needs at least {most} respelled words in the vocabulary, "
+                         f"found {len(focus)}")  # fmt: skip
 
     def draw(count: int) -> list[str]:
         if not focus:
@@ -277,10 +280,9 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         train = split == "train"
         focus = {}
         if train and self.respelled_fraction > 0:
-            from datamodules.java_words import respelled_words
+            from datamodules.java_words import is_respelled
 
-            vocabulary = word_vocabulary(False, self.extra_words, self.word_lists, self.near_words)
-            focus = {"respelled": respelled_words(vocabulary, self.tokenizer),
+            focus = {"respelled": partial(is_respelled, tokenizer=self.tokenizer),
                      "respelled_fraction": self.respelled_fraction}  # fmt: skip
         return generate_java_instructions(
             self.sizes[split], self.seed + offset, held_out=held_out,

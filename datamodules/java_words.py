@@ -97,10 +97,10 @@ def near_words(words: list[str], count: int, reserved: set[str], seed: int = 0) 
     return sorted(out)
 
 
-def respelled_words(words: list[str], tokenizer) -> list[str]:
-    """The words `tokenizer` splits into different pieces once capitalised inside a camelCase name:
-    " pepper" is one token, but in `maximoHierroYPepper` it is "Pe" + "pper". To write such a name
-    the model has to spell the word out instead of copying a token, and that is where generated
+def is_respelled(word: str, tokenizer) -> bool:
+    """Whether `tokenizer` splits `word` into different pieces once capitalised inside a camelCase
+    name: " pepper" is one token, but in `maximoHierroYPepper` it is "Pe" + "pper". To write such a
+    name the model has to spell the word out instead of copying a token, and that is where generated
     names go wrong (`maximoHierroYP pepper`, `printOrbita Ivory`)."""
 
     def pieces(text: str, skip: str = "") -> list[str]:
@@ -113,7 +113,12 @@ def respelled_words(words: list[str], tokenizer) -> list[str]:
             return ["", *text_pieces]
         return [p.strip().lower() for p in text_pieces if p.strip()]
 
-    return [w for w in words if pieces(" " + w) != pieces("product" + w[:1].upper() + w[1:], skip="product")]
+    return pieces(" " + word) != pieces("product" + word[:1].upper() + word[1:], skip="product")
+
+
+def respelled_words(words: list[str], tokenizer) -> list[str]:
+    """The `words` that `tokenizer` splits differently once capitalised (`is_respelled`)."""
+    return [w for w in words if is_respelled(w, tokenizer)]
 
 
 def load_word_list(source: str) -> list[str]:

@@ -229,10 +229,12 @@ def test_respelled_words_are_those_a_capital_splits_differently_and_training_can
         return sum(w in focus for w in drawn) / len(drawn)
 
     uniform = generate_java_instructions(2000, seed=0, extra_words=1000)
-    favoured = generate_java_instructions(2000, seed=0, extra_words=1000, respelled=focus,
+    favoured = generate_java_instructions(2000, seed=0, extra_words=1000, respelled=focus.__contains__,
                                           respelled_fraction=0.8)  # fmt: skip
     assert abs(share(uniform) - len(focus) / len(vocabulary)) < 0.1
     assert share(favoured) > 0.8 + 0.2 * share(uniform) - 0.1  # 80% from the focus, the rest uniform
     assert len({e["prompt"] for e in favoured}) == 2000
     with pytest.raises(ValueError, match="respelled_fraction"):
         JavaInstructDataModule(respelled_fraction=1.5)
+    with pytest.raises(ValueError, match="needs at least 2 respelled words in the vocabulary, found 1"):
+        generate_java_instructions(10, seed=0, respelled={"apple"}.__contains__, respelled_fraction=1.0)
