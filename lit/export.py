@@ -4,9 +4,10 @@ Writes `DIR/adapter` (the LoRA adapter in peft's format: `PeftModel.from_pretrai
 and `DIR/merged` (the adapter merged into the base, a plain Hugging Face model with its tokenizer:
 `AutoModelForCausalLM.from_pretrained(DIR/merged)`). A 4-bit base is dequantized before merging, so
 the merged model computes what the trained model computed. Before it says done, export loads the
-merged model back from disk and checks it against the trained model on held-out prompts of the run's
-own data: same greedy output, logits within a tolerance; otherwise it refuses and says by how much
-they differ.
+model against the trained model on held-out prompts of the run's own data, both in fp32 whatever
+precision the run trained in: same greedy output, logits within a tolerance; otherwise it refuses
+and says by how much they differ. The merged model is saved in the base model's dtype (or the one
+asked for), and the file is read back and checked to hold exactly those weights.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ class ExportCheckError(UserInputError):
 
 
 def load_trained(ckpt_path: str):
-    """The CausalLM of a lit checkpoint, with its weights, on CPU in eval mode, and the checkpoint."""
+    """The CausalLM of a lit checkpoint, with its weights, on CPU in eval mode, and the checkpoint.
+
+    The model computes in fp32 (dense weights and 4-bit compute), whatever precision it trained in:
+    the trained weights (adapter or full) are fp32 in the checkpoint, and fp32 is the reference the
+    merged model is checked against, like with like.
+    """
     from modules.causal_lm import CausalLM
 
     if not Path(ckpt_path).is_file():
@@ -38,7 +44,11 @@ def load_trained(ckpt_path: str):
     if "hyper_parameters" not in checkpoint or "state_dict" not in checkpoint:
         raise UserInputError(f"export: {ckpt_path} is not a lit checkpoint (no hyper_parameters/state_dict)")
     accepted = inspect.signature(CausalLM.__init__).parameters
-    module = CausalLM(**{k: v for k, v in checkpoint["hyper_parameters"].items() if k in accepted})
+    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if k in accepted}
+    hparams["dtype"] = "float32"
+    if hparams.get("quantization"):
+        hparams["quantization"] = {**hparams["quantization"], "compute_dtype": "float32"}
+    module = CausalLM(**hparams)
     module.configure_model()
     module.load_state_dict(checkpoint["state_dict"])
     module.model.eval()
@@ -87,6 +97,13 @@ def merge(module, adapter_dir: Optional[Path]):
     missing = [k for k in missing if k not in tied and not k.endswith("lm_head.weight")]
     if missing or unexpected:
         raise RuntimeError(f"export: base weights do not fit the architecture: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    # Non-persistent buffers (rotary frequencies) are in no state dict: take the trained model's.
+    base = trained.get_base_model() if hasattr(trained, "get_base_model") else trained
+    buffers = {name.replace(".base_layer", ""): b for name, b in base.named_buffers()}
+    for name, buffer in list(dense.named_buffers()):
+        if buffer.is_meta:
+            owner, _, key = name.rpartition(".")
+            dense.get_submodule(owner).register_buffer(key, buffers[name].detach().float().clone(), persistent=False)
     dense.tie_weights()
     if adapter_dir is None:
         return dense.eval()
@@ -149,12 +166,35 @@ def compare(reference, candidate, batches, tokenizer, max_new_tokens: int) -> di
     return {"prompts": total, "same_greedy_output": same, "max_abs_logit_diff": worst}
 
 
-def export(ckpt_path: str, out: str, num_prompts: int = 8, atol: float = 1e-3, prompts: Optional[str] = None,
-           max_new_tokens: Optional[int] = None) -> dict:  # fmt: skip
-    """Write DIR/adapter (with LoRA) and DIR/merged, check them, and return the check's figures."""
+def saved_dtype(module, name: str) -> torch.dtype:
+    """The dtype the merged model is written in: `name`, or for "auto" the base model's own."""
+    from modules.hardware import DTYPES
+
+    if name != "auto":
+        if name not in DTYPES:
+            raise UserInputError(f"export: unknown dtype {name!r}; use auto, {', '.join(DTYPES)}")
+        return DTYPES[name]
+    model = module.model
+    config = (model.get_base_model() if hasattr(model, "get_base_model") else model).config
+    dtype = getattr(config, "dtype", None) or torch.float32
+    return DTYPES.get(dtype, torch.float32) if isinstance(dtype, str) else dtype
+
+
+def check_saved_weights(merged, merged_dir: Path, dtype: torch.dtype) -> None:
+    """The file holds exactly the merged weights cast to `dtype` (a save is a cast, nothing else)."""
     from transformers import AutoModelForCausalLM
 
+    reloaded = AutoModelForCausalLM.from_pretrained(str(merged_dir), dtype=dtype).state_dict()
+    for name, tensor in merged.state_dict().items():
+        if name in reloaded and not torch.equal(reloaded[name], tensor.to(dtype)):
+            raise ExportCheckError(f"export: {merged_dir} holds other weights than the merged model ({name})")
+
+
+def export(ckpt_path: str, out: str, num_prompts: int = 8, atol: float = 1e-3, prompts: Optional[str] = None,
+           max_new_tokens: Optional[int] = None, dtype: str = "auto") -> dict:  # fmt: skip
+    """Write DIR/adapter (with LoRA) and DIR/merged, check them, and return the check's figures."""
     module, checkpoint = load_trained(ckpt_path)
+    save_as = saved_dtype(module, dtype)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = module.tokenizer
@@ -163,22 +203,28 @@ def export(ckpt_path: str, out: str, num_prompts: int = 8, atol: float = 1e-3, p
         adapter_dir = out_dir / "adapter"
         module.model.save_pretrained(str(adapter_dir), safe_serialization=True)
         tokenizer.save_pretrained(str(adapter_dir))
-    merged = merge(module, adapter_dir)
+    merged = merge(module, adapter_dir)  # fp32
     merged_dir = out_dir / "merged"
-    merged.save_pretrained(str(merged_dir), safe_serialization=True)
-    tokenizer.save_pretrained(str(merged_dir))
-
-    reloaded = AutoModelForCausalLM.from_pretrained(str(merged_dir), dtype=torch.float32).eval()
-    batches = prompt_file_batches(prompts, tokenizer, num_prompts) if prompts else held_out_batches(checkpoint, module, num_prompts)
-    check = compare(module.model, reloaded, batches, tokenizer, max_new_tokens or module.max_new_tokens)
-    check.update(atol=atol, checkpoint=str(ckpt_path), base=str(module.source), quantized_base=module.quantization is not None)
-    if check["same_greedy_output"] < check["prompts"] or check["max_abs_logit_diff"] > atol:
+    if merged_dir.exists():
         shutil.rmtree(merged_dir)
+
+    batches = prompt_file_batches(prompts, tokenizer, num_prompts) if prompts else held_out_batches(checkpoint, module, num_prompts)
+    check = compare(module.model, merged, batches, tokenizer, max_new_tokens or module.max_new_tokens)
+    check.update(atol=atol, checkpoint=str(ckpt_path), base=str(module.source), quantized_base=module.quantization is not None,
+                 compared_in="float32", saved_dtype=str(save_as).removeprefix("torch."))  # fmt: skip
+    if check["same_greedy_output"] < check["prompts"] or check["max_abs_logit_diff"] > atol:
         raise ExportCheckError(
             f"export: the merged model does not reproduce the trained one on {check['prompts']} held-out prompts: "
             f"{check['prompts'] - check['same_greedy_output']} greedy outputs differ, logits differ by up to "
-            f"{check['max_abs_logit_diff']:.3g} (tolerance {atol:g}); {merged_dir} was removed"
+            f"{check['max_abs_logit_diff']:.3g} (tolerance {atol:g}, both in fp32); nothing was written to {merged_dir}"
         )
+    merged.to(save_as).save_pretrained(str(merged_dir), safe_serialization=True)
+    tokenizer.save_pretrained(str(merged_dir))
+    try:
+        check_saved_weights(merged, merged_dir, save_as)
+    except ExportCheckError:
+        shutil.rmtree(merged_dir)
+        raise
     (out_dir / "export_check.json").write_text(json.dumps(check, indent=2) + "\n", encoding="utf-8")
     return check
 
@@ -191,11 +237,14 @@ def export_main(args: list[str]) -> None:
     parser.add_argument("--atol", type=float, default=1e-3, help="largest allowed logit difference")
     parser.add_argument("--prompts", default=None, help="JSONL with `prompt` to check on, instead of the run's data")
     parser.add_argument("--max_new_tokens", type=int, default=None, help="generation length of the check")
+    parser.add_argument("--dtype", default="auto", help="dtype of merged/: auto (the base model's), float32, bfloat16, float16")
     options = parser.parse_args(args)
-    check = export(options.ckpt_path, options.out, options.num_prompts, options.atol, options.prompts, options.max_new_tokens)
+    check = export(options.ckpt_path, options.out, options.num_prompts, options.atol, options.prompts,
+                   options.max_new_tokens, options.dtype)  # fmt: skip
     written = "adapter/ and merged/" if (Path(options.out) / "adapter").exists() else "merged/"
     print(
         f"lit: exported {written} to {options.out}; check on {check['prompts']} held-out prompts: "
         f"same greedy output {check['same_greedy_output']}/{check['prompts']}, "
-        f"max logit difference {check['max_abs_logit_diff']:.2e} (tolerance {options.atol:g})"
+        f"max logit difference {check['max_abs_logit_diff']:.2e} (tolerance {options.atol:g}, fp32); "
+        f"merged/ saved in {check['saved_dtype']}"
     )

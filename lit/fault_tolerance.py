@@ -176,6 +176,48 @@ def find_last_checkpoint(trainer) -> Optional[Path]:
     return max(found, key=lambda path: path.stat().st_mtime) if found else None
 
 
+class LastCheckpoint(Callback):
+    """`last.ckpt` is the last state: written before every evaluation during `fit` and at its end.
+
+    Lightning 2.6's `ModelCheckpoint(save_last=True)` beside a monitor writes `last.ckpt` only when
+    a new best is saved, so after a run whose last validation is not its best, `last` was an older
+    step. Here it is written (atomically, by lit's Trainer's checkpoint writer) whatever the
+    monitor says; and before the evaluation, so an evaluation that fails (out of memory, javac
+    missing, a bug) costs the evaluation, not the training: the message says which file holds it.
+    """
+
+    def __init__(self) -> None:
+        self.evaluating_at: Optional[int] = None  # the step whose evaluation is running in fit
+
+    def _save(self, trainer) -> Optional[Path]:
+        if trainer.fast_dev_run or trainer.global_step == 0:  # smoke runs write nothing; nothing trained yet
+            return None
+        path = last_checkpoint_path(trainer)
+        trainer.save_checkpoint(path)
+        return path
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking:
+            self._save(trainer)
+            self.evaluating_at = trainer.global_step
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self.evaluating_at = None
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._save(trainer)
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if self.evaluating_at is None or isinstance(exception, (KeyboardInterrupt, SIGTERMException)):
+            return
+        path = last_checkpoint_path(trainer)
+        rank_zero_info(
+            f"lit: the evaluation after step {self.evaluating_at} failed ({type(exception).__name__}: {exception}); "
+            f"the training up to that step is saved in {path}. Fix the cause, then resume with the same "
+            "command plus --ckpt_path last"
+        )
+
+
 class SaveOnInterrupt(Callback):
     """SIGTERM or Ctrl-C during `fit`: finish the current batch, save `last.ckpt`, say how to resume, exit.
 
@@ -188,13 +230,16 @@ class SaveOnInterrupt(Callback):
 
     def __init__(self) -> None:
         self.signal: Optional[int] = None
+        self.previous_sigint = None  # the SIGINT handler before fit, put back when fit ends
 
     def on_train_start(self, trainer, pl_module) -> None:
-        # Lightning registers its SIGTERM handler just before training and restores the previous
-        # handlers of every signal when fit ends, so these live exactly as long as the run.
+        # Lightning registers its SIGTERM handler just before training and puts SIGTERM's previous
+        # handler back when fit ends; SIGINT's is put back here (`teardown`), whatever it was: a
+        # shell's background job starts with SIGINT ignored, and it must stay so after fit.
         if threading.current_thread() is not threading.main_thread():
             return
         self.signal = None
+        self.previous_sigint = signal.getsignal(signal.SIGINT)
         lightning_sigterm = signal.getsignal(signal.SIGTERM)
 
         def on_sigterm(signum, frame):
@@ -209,6 +254,11 @@ class SaveOnInterrupt(Callback):
 
         signal.signal(signal.SIGTERM, on_sigterm)
         signal.signal(signal.SIGINT, on_sigint)
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        if self.previous_sigint is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self.previous_sigint)
+            self.previous_sigint = None
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         if isinstance(exception, KeyboardInterrupt):

@@ -7,14 +7,15 @@ from typing import Optional, Union
 import lightning as L
 from lightning.fabric.plugins import TorchCheckpointIO
 
-from lit.fault_tolerance import AtomicCheckpointIO, RngState, SaveOnInterrupt
+from lit.fault_tolerance import AtomicCheckpointIO, LastCheckpoint, RngState, SaveOnInterrupt
 from modules.hardware import resolve_precision
 
 
 class Trainer(L.Trainer):
     def __init__(self, *args, precision: Optional[Union[str, int]] = "auto", **kwargs):
         """Lightning's Trainer with `precision: auto`, atomic checkpoint files loaded with
-        `weights_only=True`, a checkpoint on SIGTERM/Ctrl-C, and the RNG state in checkpoints.
+        `weights_only=True`, a checkpoint on SIGTERM/Ctrl-C, the RNG state in checkpoints, and a
+        `last.ckpt` that is the last state (`LastCheckpoint`).
 
         Args:
             precision: "auto" is bf16-mixed where the device computes bf16 natively (recent GPUs, CPUs
@@ -24,7 +25,7 @@ class Trainer(L.Trainer):
         accelerator = kwargs.get("accelerator")
         callbacks = kwargs.get("callbacks") or []
         callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
-        for always in (SaveOnInterrupt, RngState):
+        for always in (SaveOnInterrupt, RngState, LastCheckpoint):
             if not any(isinstance(c, always) for c in callbacks):
                 callbacks.append(always())
         kwargs["callbacks"] = callbacks

@@ -36,8 +36,10 @@ class CausalLM(L.LightningModule):
         optimizer: the optimizer, built on the trainable parameters only.
         lr_scheduler: optional scheduler, stepped every optimizer step.
         gradient_checkpointing: recompute activations in backward to save memory.
-        dtype: dtype of the dense weights; "auto" is bf16 for frozen (LoRA) base weights where the device
-            has native bf16, and fp32 otherwise (always fp32 for weights that train).
+        dtype: dtype of the dense weights; "auto" follows the Trainer's precision for frozen (LoRA) base
+            weights (bf16 under "bf16-mixed", fp32 under "32-true"; without a Trainer, bf16 where the
+            device has it natively) and is always fp32 for weights that train (mixed precision's
+            master weights).
         max_new_tokens: generation length limit for validation, test and predict.
         num_beams: 1 is greedy decoding; more is beam search (`beam_generate`, README: Java results).
         trust_remote_code: allow model code from the hub; off unless a config turns it on.
@@ -118,6 +120,9 @@ class CausalLM(L.LightningModule):
         self.metrics = torch.nn.ModuleDict()  # task metrics, one per evaluation set, set in `setup`
         self.eval_sets = {"validate": ["val"], "test": ["test"]}
         self.losses = torch.nn.ModuleDict()  # per-token mean loss of each evaluation set
+        # Share of generations that end without EOS at max_new_tokens: a model stuck in a loop
+        # ("nueve más nueve más ...") shows here before any task metric explains why.
+        self.hit_limit = torch.nn.ModuleDict()
 
     # ---------------------------------------------------------------- loading
     def _accelerator(self) -> Optional[str]:
@@ -137,14 +142,15 @@ class CausalLM(L.LightningModule):
         init = self.init_weights and read_init_weights(self.init_weights, quantized=self.quantization is not None)
         path = resolve_model_source(self.source)
         accelerator = self._accelerator()
-        dtype = resolve_dtype(self.dtype_name, accelerator)
+        precision = self.trainer.precision if self._trainer is not None else None
+        dtype = resolve_dtype(self.dtype_name, accelerator, precision)
         if self.dtype_name == "auto" and self.lora is None:
             dtype = torch.float32  # weights that train keep fp32 master copies; mixed precision does the rest
         kwargs: dict[str, Any] = dict(
             dtype=dtype, trust_remote_code=self.trust_remote_code, attn_implementation=self.attn_implementation
         )
         if self.quantization is not None:
-            kwargs["quantization_config"] = bnb_config(self.quantization, accelerator, strategy)
+            kwargs["quantization_config"] = bnb_config(self.quantization, accelerator, strategy, precision)
             # Each process loads the 4-bit base onto its own device, never "auto" across devices.
             device = self.trainer.strategy.root_device if self._trainer is not None else torch.device("cpu")
             kwargs["device_map"] = {"": device}
@@ -183,6 +189,7 @@ class CausalLM(L.LightningModule):
         for name in self.eval_sets["validate"] + self.eval_sets["test"]:
             if name not in self.losses:
                 self.losses[name] = MeanMetric()
+                self.hit_limit[name] = MeanMetric()
             if name not in self.metrics and hasattr(datamodule, "build_metric"):
                 metric = datamodule.build_metric()
                 if metric is not None:
@@ -228,7 +235,9 @@ class CausalLM(L.LightningModule):
         tokens = (batch["labels"][:, 1:] != -100).sum()
         self.losses[name].update(self._loss(batch), weight=tokens)
         if name in self.metrics and "prompt_ids" in batch:
-            completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])
+            new = self._generate_ids(batch["prompt_ids"], batch["prompt_mask"])
+            self.hit_limit[name].update((new != self.tokenizer.eos_token_id).all(1).float())
+            completions = self.tokenizer.batch_decode(new, skip_special_tokens=True)
             self.metrics[name].update(completions, batch["references"])
             self._keep_samples(name, batch, completions)
 
@@ -257,7 +266,7 @@ class CausalLM(L.LightningModule):
         # At the start, not the end: states then belong to this loop's grad mode. A `validate`
         # (inference mode) before `fit` (no_grad) would otherwise leave inference tensors behind.
         for name in names:
-            for group in (self.losses, self.metrics):
+            for group in (self.losses, self.hit_limit, self.metrics):
                 if name in group:
                     group[name].reset()
             self.samples.pop(name, None)
@@ -269,6 +278,8 @@ class CausalLM(L.LightningModule):
                 self.log_dict({f"{name}/loss": loss, f"{name}/ppl": loss.exp()}, prog_bar=True, add_dataloader_idx=False)
             if name in self.metrics:
                 values = self.metrics[name].compute()  # reduces across processes
+                if self.hit_limit[name].update_count:
+                    values["hit_limit"] = self.hit_limit[name].compute()
                 self.log_dict({f"{name}/{k}": v for k, v in values.items()}, prog_bar=True, add_dataloader_idx=False)
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
             for name in names:
@@ -279,6 +290,11 @@ class CausalLM(L.LightningModule):
     @torch.no_grad()
     def generate(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[str]:
         """The new text for left-padded prompts: greedy (`greedy_generate`) or beam search (`num_beams`)."""
+        return self.tokenizer.batch_decode(self._generate_ids(prompt_ids, prompt_mask), skip_special_tokens=True)
+
+    @torch.no_grad()
+    def _generate_ids(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
+        """The new tokens (EOS included, pads after it) for left-padded prompts."""
         was_training = self.model.training
         self.model.eval()
         eos = self.tokenizer.eos_token_id
@@ -289,7 +305,7 @@ class CausalLM(L.LightningModule):
         self.model.train(was_training)
         ended = (new == eos).int().cumsum(1)  # up to and including the first EOS
         self.generated_tokens += int(((ended - (new == eos).int()) == 0).sum())
-        return self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        return new
 
     def predict_step(self, batch, batch_idx):
         completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])

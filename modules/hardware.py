@@ -54,9 +54,29 @@ def bf16_is_fast(accelerator: Optional[str] = None) -> bool:
     return cpu_has_native_bf16()
 
 
-def resolve_dtype(name: str, accelerator: Optional[str] = None) -> torch.dtype:
-    """Map `auto`/`float32`/`bfloat16`/`float16` to a torch dtype."""
+def precision_dtype(precision) -> Optional[torch.dtype]:
+    """The compute dtype a Lightning precision names ("32-true" -> fp32, "bf16-mixed" -> bf16,
+    "16-mixed" -> fp16); None for "auto" or one that names none (64)."""
+    text = str(precision)
+    if text.startswith("bf16"):
+        return torch.bfloat16
+    if text.startswith("16"):
+        return torch.float16
+    if text.startswith("32"):
+        return torch.float32
+    return None
+
+
+def resolve_dtype(name: str, accelerator: Optional[str] = None, precision=None) -> torch.dtype:
+    """Map `auto`/`float32`/`bfloat16`/`float16` to a torch dtype.
+
+    `auto` follows the Trainer's `precision` where one is given (one knob: `--trainer.precision
+    32-true` is fp32 everywhere), else the hardware (bf16 where it is native).
+    """
     if name == "auto":
+        follows = precision_dtype(precision)
+        if follows is not None:
+            return follows
         return torch.bfloat16 if bf16_is_fast(accelerator) else torch.float32
     if name not in DTYPES:
         raise ValueError(f"Unknown dtype {name!r}; use one of: auto, {', '.join(DTYPES)}")

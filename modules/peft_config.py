@@ -37,7 +37,8 @@ class QuantArgs:
     Args:
         quant_type: "nf4" or "fp4".
         double_quant: also quantize the quantization constants.
-        compute_dtype: dtype of the matmuls; "auto" is bf16 where the device has native bf16, else fp32.
+        compute_dtype: dtype of the matmuls; "auto" follows the Trainer's precision (fp32 for "32-true",
+            bf16 for "bf16-mixed"), and without a Trainer is bf16 where the device has it natively.
         quant_storage: dtype the packed 4-bit weights are stored in; "auto" is uint8, and the compute
             dtype under FSDP (which must flatten them with the other parameters).
     """
@@ -48,12 +49,12 @@ class QuantArgs:
     quant_storage: str = "auto"
 
 
-def bnb_config(args: QuantArgs, accelerator: Optional[str] = None, strategy=None):
+def bnb_config(args: QuantArgs, accelerator: Optional[str] = None, strategy=None, precision=None):
     from transformers import BitsAndBytesConfig
 
     from modules.strategies import quant_storage_dtype
 
-    compute_dtype = resolve_dtype(args.compute_dtype, accelerator)
+    compute_dtype = resolve_dtype(args.compute_dtype, accelerator, precision)
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=args.quant_type,

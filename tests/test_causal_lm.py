@@ -149,3 +149,17 @@ def test_init_weights_refuses_full_weights_under_4bit(tmp_path):
     model = CausalLM(model=TINY_MISTRAL, quantization=QuantArgs(), lora=LoraArgs(), init_weights=str(full))
     with pytest.raises(UserInputError, match="holds full weights; they cannot load into a 4-bit base"):
         model.configure_model()
+
+
+@pytest.mark.parametrize("precision, dtype", [("32-true", torch.float32), ("bf16-mixed", torch.bfloat16)])
+def test_trainer_precision_sets_the_frozen_weights_and_4bit_compute_dtype(tiny_fit_args, precision, dtype):
+    """One knob: `--trainer.precision` decides `dtype: auto` and `compute_dtype: auto`, whatever the CPU."""
+    import bitsandbytes as bnb
+
+    debug = ["--config", "configs/debug.yaml", "--trainer.precision", precision]
+    dense = cli_main(tiny_fit_args + debug + ["--model.init_args.quantization", "null"]).model.model
+    assert {p.dtype for p in dense.parameters() if not p.requires_grad} == {dtype}  # the frozen base
+    assert {p.dtype for p in dense.parameters() if p.requires_grad} == {torch.float32}  # LoRA: fp32 master weights
+    quantized = cli_main(tiny_fit_args + debug).model.model
+    layers = [m for m in quantized.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert layers and {m.compute_dtype for m in layers} == {dtype}

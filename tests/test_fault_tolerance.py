@@ -19,6 +19,7 @@ from lit.fault_tolerance import AtomicCheckpointIO
 from modules.causal_lm import CausalLM
 from modules.errors import NonFiniteLossError, UserInputError
 from tests.conftest import TINY_MISTRAL
+from tests.precision import PRECISIONS
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -95,9 +96,10 @@ def _signal_at(monkeypatch, step: int, signum: int, times: int = 1) -> None:
 
 
 # ---------------------------------------------------------------- 1. exact resume
+@pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("mode", list(MODES))
-def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(mode, tmp_path, monkeypatch):
-    extra = MODES[mode]
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(mode, precision, tmp_path, monkeypatch):
+    extra = [*MODES[mode], "--trainer.precision", precision]
     cli_main(_args(tmp_path, "straight", "run", *extra))
     with monkeypatch.context() as patch:
         _signal_at(patch, 4, signal.SIGTERM)  # after 4 of 6 steps: mid-way through the second epoch
@@ -164,8 +166,18 @@ def test_sigterm_to_a_running_fit_leaves_a_checkpoint_that_resumes(tmp_path):
     assert resumed.trainer.global_step == step + 2
 
 
-@pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_saves_a_checkpoint_and_a_second_one_stops_at_once(presses, tmp_path, monkeypatch, caplog):
+@pytest.fixture
+def sigint_before(request):
+    """SIGINT's handler when fit starts: Python's from a terminal; ignored in a shell's background job."""
+    outer = signal.signal(signal.SIGINT, request.param)
+    yield request.param
+    signal.signal(signal.SIGINT, outer)
+
+
+@pytest.mark.parametrize(
+    "presses, sigint_before", [(1, signal.default_int_handler), (2, signal.SIG_IGN)], indirect=["sigint_before"]
+)
+def test_ctrl_c_saves_a_checkpoint_and_a_second_one_stops_at_once(presses, sigint_before, tmp_path, monkeypatch, caplog):
     _signal_at(monkeypatch, 2, signal.SIGINT, times=presses)
     with caplog.at_level("INFO"), pytest.raises(SystemExit) as stop:
         cli_main(_args(tmp_path, "run", "v", *MODES["full"]))
@@ -180,7 +192,7 @@ def test_ctrl_c_saves_a_checkpoint_and_a_second_one_stops_at_once(presses, tmp_p
         assert stop.value.code == 1
         assert not last.exists()
         assert "lit: stopped at once by a second Ctrl-C" in caplog.text
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler does not outlive fit
+    assert signal.getsignal(signal.SIGINT) is sigint_before  # the handler does not outlive fit
 
 
 def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -442,3 +454,53 @@ def test_remote_code_is_off_unless_a_config_turns_it_on(tmp_path, monkeypatch):
         for p in Path("configs").rglob("*.yaml")
         if "trust_remote_code: true" in p.read_text(encoding="utf-8")
     ]
+
+
+# ---------------------------------------------------------------- last.ckpt is the last state
+LAST_NOT_BEST = """
+trainer:
+  max_steps: 12
+  val_check_interval: 4
+  logger: false
+  enable_progress_bar: false
+  enable_model_summary: false
+  callbacks:
+    - class_path: lightning.pytorch.callbacks.ModelCheckpoint
+      init_args: {monitor: val/loss, mode: max, save_last: true}  # the first validation stays the best
+data:
+  init_args: {num_val_examples: 4, eval_batch_size: 4}
+"""
+
+
+def _last_not_best_args(tmp_path, *extra: str) -> list[str]:
+    overlay = tmp_path / "last_not_best.yaml"
+    overlay.write_text(LAST_NOT_BEST, encoding="utf-8")
+    return ["fit", "--config", "configs/embedded/sums.yaml", "--config", str(overlay),
+            "--model.init_args.model", TINY_MISTRAL, "--model.init_args.max_new_tokens", "4",
+            "--trainer.default_root_dir", str(tmp_path), *extra]  # fmt: skip
+
+
+def test_last_checkpoint_holds_the_last_step_when_the_last_validation_is_not_the_best(tmp_path):
+    """The issue's reproduction: Lightning 2.6 alone leaves last.ckpt at step 4 of 12."""
+    cli = cli_main(_last_not_best_args(tmp_path))
+    callback = cli.trainer.checkpoint_callback
+    assert torch.load(callback.best_model_path, weights_only=True)["global_step"] == 4  # best is not last
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 12
+
+
+def test_a_failing_evaluation_leaves_the_trained_state_on_disk_and_resumable(tmp_path, monkeypatch, caplog):
+    def failing_step(self, batch, batch_idx, dataloader_idx=0):
+        if self.global_step == 8:
+            raise RuntimeError("injected evaluation failure")
+        return original(self, batch, batch_idx, dataloader_idx)
+
+    original = CausalLM.validation_step
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    with monkeypatch.context() as patch, caplog.at_level("INFO"), pytest.raises(RuntimeError, match="injected"):
+        patch.setattr(CausalLM, "validation_step", failing_step)
+        cli_main(_last_not_best_args(tmp_path))
+    assert torch.load(last, weights_only=True)["global_step"] == 8  # the 4 steps since the last validation kept
+    assert f"the evaluation after step 8 failed (RuntimeError: injected evaluation failure); the training up to that step is saved in {last}" in caplog.text
+    resumed = cli_main(_last_not_best_args(tmp_path, "--ckpt_path", "last"))
+    assert resumed.trainer.global_step == 12
+    assert torch.load(last, weights_only=True)["global_step"] == 12

@@ -8,6 +8,7 @@ import torch
 
 from lit.cli import cli_main
 from lit.loggers import WandbLogger, resolve_wandb_mode
+from tests.precision import PRECISIONS
 from tests.wandb_offline import read_offline_run
 
 
@@ -107,17 +108,20 @@ def test_report_on_a_folder_without_metrics_says_so(tmp_path, capsys):
         cli_main(["report", str(tmp_path)])
 
 
-def test_export_4bit_lora_loads_in_plain_peft_and_transformers(tiny_fit_args, tmp_path):
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_export_4bit_lora_loads_in_plain_peft_and_transformers(tiny_fit_args, tmp_path, precision):
+    """A run trained in bf16 exports as one trained in fp32: the check compares both in fp32."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
     from tests.conftest import TINY_MISTRAL
 
-    cli_main(tiny_fit_args)
+    cli_main(tiny_fit_args + ["--trainer.precision", precision])
     out = tmp_path / "export"
     cli_main(["export", "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt"), "--out", str(out)])
     check = json.loads((out / "export_check.json").read_text())
     assert check["quantized_base"] and check["same_greedy_output"] == check["prompts"] == 8
+    assert check["max_abs_logit_diff"] <= check["atol"] == 1e-3 and check["saved_dtype"] == "float32"  # the base's
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
 
     tokenizer = AutoTokenizer.from_pretrained(out / "merged")
@@ -136,6 +140,13 @@ def test_export_4bit_lora_loads_in_plain_peft_and_transformers(tiny_fit_args, tm
         from_adapter = adapter.generate(**batch, **kwargs)
         from_merged = merged.generate(**batch, **kwargs)
     assert torch.equal(from_adapter, from_merged)
+
+    if precision == "bf16-mixed":  # saved in the dtype asked for, checked in fp32 all the same
+        cli_main(["export", "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt"), "--out", str(out / "bf16"),
+                  "--dtype", "bfloat16"])  # fmt: skip
+        check = json.loads((out / "bf16" / "export_check.json").read_text())
+        assert check["saved_dtype"] == "bfloat16" and check["compared_in"] == "float32"
+        assert AutoModelForCausalLM.from_pretrained(out / "bf16" / "merged").dtype == torch.bfloat16
 
 
 def test_export_refuses_when_the_merged_model_differs(tiny_fit_args, tmp_path, monkeypatch):

@@ -1,0 +1,81 @@
+"""The main job as a regression check: run the embedded sums recipe and report its held-out curve.
+
+Run it before a change to the training path lands (README: the main job's curve). It trains
+`configs/embedded/sums.yaml` as committed, with the given precision and seed, and writes the curve
+(held-out MAE, exact, the share of generations that hit the token limit, loss) with the CPU named:
+
+    python bench/sums_curve.py --precision 32-true --seed 0 --out runs/sums_curve/fp32_seed0.json
+    python bench/sums_curve.py --precision bf16-mixed --steps 50 --val_every 25   # bf16 forced
+
+It exits with status 1 when the last held-out MAE is not below `--max_final_mae` (default 1.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lit.cli import cli_main  # noqa: E402
+from modules.hardware import cpu_description  # noqa: E402
+
+COLUMNS = ("mae", "exact", "parse_rate", "hit_limit", "loss")
+
+
+def read_curve(metrics_csv: Path) -> list[dict]:
+    """One row per validation: step and the `val/` metrics, from a CSVLogger file."""
+    rows = []
+    with open(metrics_csv, encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row.get("val/mae"):
+                rows.append({"step": int(row["step"]) + 1, **{k: float(row[f"val/{k}"]) for k in COLUMNS if row.get(f"val/{k}")}})
+    return rows
+
+
+def run_curve(precision: str, seed: int, steps: int, val_every: int, root: Path, extra: list[str]) -> dict:
+    args = ["fit", "--config", "configs/embedded/sums.yaml", "--seed_everything", str(seed),
+            "--trainer.precision", precision, "--trainer.max_steps", str(steps),
+            "--trainer.val_check_interval", str(val_every), "--trainer.enable_progress_bar", "false",
+            "--trainer.default_root_dir", str(root), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
+            "--trainer.logger.save_dir", str(root), "--trainer.logger.name", "", "--trainer.logger.version", "curve",
+            *extra]  # fmt: skip
+    start = time.perf_counter()
+    cli_main(args)
+    return {
+        "config": "configs/embedded/sums.yaml", "precision": precision, "seed": seed, "steps": steps,
+        "cpu": cpu_description(), "minutes": round((time.perf_counter() - start) / 60, 1), "extra_args": extra,
+        "curve": read_curve(root / "curve" / "metrics.csv"),
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--precision", default="32-true", help="32-true or bf16-mixed (forced, whatever the CPU)")
+    parser.add_argument("--seed", type=int, default=0, help="seed_everything: adapter init, dropout, batch order")
+    parser.add_argument("--steps", type=int, default=300, help="the config's max_steps by default")
+    parser.add_argument("--val_every", type=int, default=50)
+    parser.add_argument("--max_final_mae", type=float, default=1.0)
+    parser.add_argument("--out", default=None, help="JSON file for the curve")
+    parser.add_argument("extra", nargs="*", help="more `lit fit` arguments, after --")
+    options = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="sums_curve_") as folder:
+        result = run_curve(options.precision, options.seed, options.steps, options.val_every, Path(folder), options.extra)
+    print(f"sums curve: {options.precision}, seed {options.seed}, CPU {result['cpu']}, {result['minutes']} min")
+    print("  step    mae  exact  hit_limit  val/loss")
+    for row in result["curve"]:
+        print(f"  {row['step']:>4} {row['mae']:6.2f} {row['exact']:6.2f} {row.get('hit_limit', float('nan')):10.2f} {row['loss']:9.3f}")
+    if options.out:
+        Path(options.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(options.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    final = result["curve"][-1]["mae"] if result["curve"] else float("inf")
+    return 0 if final < options.max_final_mae else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
