@@ -28,14 +28,16 @@ from modules.hardware import cpu_description  # noqa: E402
 COLUMNS = ("mae", "exact", "parse_rate", "hit_limit", "loss")
 
 
-def read_curve(metrics_csv: Path) -> list[dict]:
-    """One row per validation: step and the `val/` metrics, from a CSVLogger file."""
-    rows = []
+def read_curve(metrics_csv: Path) -> tuple[list[dict], dict[int, float]]:
+    """One row per validation (step and the `val/` metrics), and train/loss by step, from a CSVLogger file."""
+    rows, train_loss = [], {}
     with open(metrics_csv, encoding="utf-8") as f:
         for row in csv.DictReader(f):
             if row.get("val/mae"):
                 rows.append({"step": int(row["step"]) + 1, **{k: float(row[f"val/{k}"]) for k in COLUMNS if row.get(f"val/{k}")}})
-    return rows
+            if row.get("train/loss"):
+                train_loss[int(row["step"]) + 1] = float(row["train/loss"])
+    return rows, train_loss
 
 
 def run_curve(precision: str, seed: int, steps: int, val_every: int, root: Path, extra: list[str]) -> dict:
@@ -47,10 +49,11 @@ def run_curve(precision: str, seed: int, steps: int, val_every: int, root: Path,
             *extra]  # fmt: skip
     start = time.perf_counter()
     cli_main(args)
+    curve, train_loss = read_curve(root / "curve" / "metrics.csv")
     return {
         "config": "configs/embedded/sums.yaml", "precision": precision, "seed": seed, "steps": steps,
         "cpu": cpu_description(), "minutes": round((time.perf_counter() - start) / 60, 1), "extra_args": extra,
-        "curve": read_curve(root / "curve" / "metrics.csv"),
+        "curve": curve, "train_loss": train_loss,
     }  # fmt: skip
 
 
@@ -62,10 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val_every", type=int, default=50)
     parser.add_argument("--max_final_mae", type=float, default=1.0)
     parser.add_argument("--out", default=None, help="JSON file for the curve")
+    parser.add_argument("--keep", default=None, help="keep the run (checkpoints, metrics.csv) in this folder")
     parser.add_argument("extra", nargs="*", help="more `lit fit` arguments, after --")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="sums_curve_") as folder:
-        result = run_curve(options.precision, options.seed, options.steps, options.val_every, Path(folder), options.extra)
+        root = Path(options.keep or folder)
+        result = run_curve(options.precision, options.seed, options.steps, options.val_every, root, options.extra)
     print(f"sums curve: {options.precision}, seed {options.seed}, CPU {result['cpu']}, {result['minutes']} min")
     print("  step    mae  exact  hit_limit  val/loss")
     for row in result["curve"]:

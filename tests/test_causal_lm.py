@@ -163,3 +163,17 @@ def test_trainer_precision_sets_the_frozen_weights_and_4bit_compute_dtype(tiny_f
     quantized = cli_main(tiny_fit_args + debug).model.model
     layers = [m for m in quantized.modules() if isinstance(m, bnb.nn.Linear4bit)]
     assert layers and {m.compute_dtype for m in layers} == {dtype}
+
+
+def test_hit_limit_is_the_share_of_generations_that_never_end(tiny_fit_args, monkeypatch):
+    """`val/hit_limit`: a model looping until max_new_tokens ("nueve más nueve más ...") shows here."""
+
+    def half_end(self, prompt_ids, prompt_mask):  # even rows end with EOS, odd rows run to the limit
+        eos = self.tokenizer.eos_token_id
+        rows = [[5, eos, eos] if i % 2 == 0 else [5, 6, 7] for i in range(len(prompt_ids))]
+        return torch.tensor(rows)
+
+    monkeypatch.setattr(CausalLM, "_generate_ids", half_end)
+    args = ["validate", *tiny_fit_args[1:], "--config", "configs/debug.yaml"]
+    metrics = cli_main(args).trainer.callback_metrics
+    assert float(metrics["val/hit_limit"]) == 0.5
