@@ -7,7 +7,7 @@ from modules.causal_lm import CausalLM
 from modules.generation import greedy_generate
 from modules.peft_config import LoraArgs
 from tests.conftest import TINY_MISTRAL
-from tests.precision import PRECISIONS, autocast, greedy_choice_margins, module_kwargs
+from tests.precision import BF16_EPS, PRECISIONS, autocast, greedy_choice_margins, module_kwargs
 from tests.test_speed import java_batch
 
 
@@ -38,4 +38,6 @@ def test_batched_greedy_generation_equals_one_prompt_at_a_time(precision):
                 assert torch.equal(batched[row], expected), row
             else:  # bf16: the same choices up to ties within bf16's rounding of the logits
                 margins = greedy_choice_margins(module.model, alone_ids, torch.ones_like(alone_ids), batched[row : row + 1], eos)
-                assert margins.max() <= 0.05, row
+                # The tiny model's logits are of size ~1; padding changes the order of bf16 roundings
+                # (steps of 2**-8 relative) over its layers: a tie can only flip within a few steps.
+                assert margins.max() <= 16 * BF16_EPS, row
