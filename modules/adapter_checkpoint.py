@@ -1,4 +1,4 @@
-"""Checkpoints that start a run (`init_weights`): a full lit checkpoint or an adapter-only one."""
+"""Adapter-only checkpoints: starting a run from one (`init_weights`) and checking one fits the model."""
 
 from __future__ import annotations
 
@@ -21,10 +21,15 @@ def read_init_weights(path: str, quantized: bool) -> dict:
     return {"adapter_only": adapter_only, "state_dict": state}
 
 
+def adapter_mismatch(own: dict, trainable: set[str], state: dict) -> tuple[list[str], list[str]]:
+    """(adapter weights missing from `state`, keys of `state` the model does not have)."""
+    return sorted(trainable - set(state)), [k for k in state if k not in own]
+
+
 def load_adapter(model: torch.nn.Module, state: dict, path: str) -> None:
     """Load an adapter-only state into `model`, refusing one saved with other LoRA settings."""
-    own = model.state_dict()
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
-    if set(state) - set(own) or trainable - set(state):
+    missing, unexpected = adapter_mismatch(model.state_dict(), trainable, state)
+    if missing or unexpected:
         raise UserInputError(f"init_weights {path!r}: its adapter does not match these LoRA settings")
     model.load_state_dict(state, strict=False)

@@ -12,9 +12,9 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch.nn.modules.module import _IncompatibleKeys
 from torchmetrics import MeanMetric
 
-from modules.adapter_checkpoint import load_adapter, read_init_weights
+from modules.adapter_checkpoint import adapter_mismatch, load_adapter, read_init_weights
 from modules.generation import beam_generate, greedy_generate
-from modules.generation_log import log_generations
+from modules.generation_log import keep_samples, log_generations
 from modules.hardware import resolve_dtype
 from modules.lora_dropout import use_fast_dropout
 from modules.loss import loss_at_positions
@@ -37,9 +37,8 @@ class CausalLM(L.LightningModule):
         lr_scheduler: optional scheduler, stepped every optimizer step.
         gradient_checkpointing: recompute activations in backward to save memory.
         dtype: dtype of the dense weights; "auto" follows the Trainer's precision for frozen (LoRA) base
-            weights (bf16 under "bf16-mixed", fp32 under "32-true"; without a Trainer, bf16 where the
-            device has it natively) and is always fp32 for weights that train (mixed precision's
-            master weights).
+            weights (bf16 under "bf16-mixed"; without a Trainer, per hardware) and is fp32 for weights
+            that train (mixed precision's master weights).
         max_new_tokens: generation length limit for validation, test and predict.
         num_beams: 1 is greedy decoding; more is beam search (`beam_generate`, README: Java results).
         trust_remote_code: allow model code from the hub; off unless a config turns it on.
@@ -62,8 +61,7 @@ class CausalLM(L.LightningModule):
             checkpoint write (no per-step host sync; the last good checkpoint is still the one kept);
             "auto": "step" on CPU, where reading the loss costs nothing, "log" on accelerators.
         merge_lora_for_generation: generate with LoRA merged into copies of the dense base weights
-            (`merged_lora`; originals untouched, 4-bit layers never merged). Off: on CPU it measured
-            no reliable gain (docs/benchmarks.md).
+            (`merged_lora`); off: no reliable gain measured on CPU (docs/benchmarks.md).
     """
 
     def __init__(
@@ -120,9 +118,7 @@ class CausalLM(L.LightningModule):
         self.metrics = torch.nn.ModuleDict()  # task metrics, one per evaluation set, set in `setup`
         self.eval_sets = {"validate": ["val"], "test": ["test"]}
         self.losses = torch.nn.ModuleDict()  # per-token mean loss of each evaluation set
-        # Share of generations that end without EOS at max_new_tokens: a model stuck in a loop
-        # ("nueve más nueve más ...") shows here before any task metric explains why.
-        self.hit_limit = torch.nn.ModuleDict()
+        self.hit_limit = torch.nn.ModuleDict()  # share of generations with no EOS: a loop shows here
 
     # ---------------------------------------------------------------- loading
     def _accelerator(self) -> Optional[str]:
@@ -239,16 +235,8 @@ class CausalLM(L.LightningModule):
             self.hit_limit[name].update((new != self.tokenizer.eos_token_id).all(1).float())
             completions = self.tokenizer.batch_decode(new, skip_special_tokens=True)
             self.metrics[name].update(completions, batch["references"])
-            self._keep_samples(name, batch, completions)
-
-    def _keep_samples(self, name: str, batch, completions: list[str]) -> None:
-        samples = self.samples.setdefault(name, [])
-        score = getattr(self.trainer.datamodule, "score", None)
-        for prompt, completion, reference in zip(batch["prompts"], completions, batch["references"]):
-            if len(samples) >= self.log_generations:
-                return
-            value = score(completion, reference) if score and reference is not None else None
-            samples.append({"prompt": prompt, "generated": completion, "reference": reference, "score": value})
+            score = getattr(self.trainer.datamodule, "score", None)
+            keep_samples(self.samples.setdefault(name, []), self.log_generations, batch, completions, score)
 
     def on_validation_epoch_start(self) -> None:
         self._reset_metrics(self.eval_sets["validate"])
@@ -353,9 +341,7 @@ class CausalLM(L.LightningModule):
             return super().load_state_dict(state_dict, strict=strict, assign=assign)
         # Adapter-only checkpoint: the base comes from `model`; every adapter weight must be there,
         # so a resume never silently continues with a freshly initialised adapter.
-        own = self.state_dict()
-        unexpected = [k for k in state_dict if k not in own]
-        missing = sorted(self._trainable_keys() - set(state_dict))
+        missing, unexpected = adapter_mismatch(self.state_dict(), self._trainable_keys(), state_dict)
         if strict and (missing or unexpected):
             raise RuntimeError(
                 f"Checkpoint does not match this model's LoRA adapter: {len(missing)} adapter weight(s) "

@@ -15,6 +15,15 @@ def run_directory(logger) -> Optional[Path]:
     return Path(folder) if folder else None
 
 
+def keep_samples(samples: list[dict], limit: int, batch: dict, completions: list[str], score=None) -> None:
+    """Append this batch's generations to `samples` until it holds `limit` (always the set's first ones)."""
+    for prompt, completion, reference in zip(batch["prompts"], completions, batch["references"]):
+        if len(samples) >= limit:
+            return
+        value = score(completion, reference) if score and reference is not None else None
+        samples.append({"prompt": prompt, "generated": completion, "reference": reference, "score": value})
+
+
 def log_generations(trainer, key: str, rows: list[dict]) -> None:
     """Log `rows` (prompt, generated, reference, score) under `key` at the current step.
 

@@ -56,3 +56,19 @@ def greedy_choice_margins(model, prompt_ids: torch.Tensor, prompt_mask: torch.Te
     margins = logits.max(-1).values - logits.gather(-1, new[..., None])[..., 0]
     after_eos = (new == eos).int().cumsum(1) - (new == eos).int() > 0
     return margins.masked_fill(after_eos, 0.0)
+
+
+def random_adapter_module(path: str, precision: str, std: float = 0.2):
+    """A tiny model in eval mode with a random LoRA adapter (r=4, no dropout) on every linear layer:
+    large enough that rows of a batch generate different tokens, weights pinned to `precision`."""
+    from modules.causal_lm import CausalLM
+    from modules.peft_config import LoraArgs
+
+    module = CausalLM(model=path, lora=LoraArgs(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
+                      **module_kwargs(precision))  # fmt: skip
+    module.configure_model()
+    module.model.eval()
+    for p in module.parameters():  # LoRA B starts at zero: make the adapter matter
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=std)
+    return module

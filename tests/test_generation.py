@@ -3,24 +3,16 @@
 import pytest
 import torch
 
-from modules.causal_lm import CausalLM
 from modules.generation import greedy_generate
-from modules.peft_config import LoraArgs
 from tests.conftest import TINY_MISTRAL
-from tests.precision import BF16_EPS, PRECISIONS, autocast, greedy_choice_margins, module_kwargs
+from tests.precision import BF16_EPS, PRECISIONS, autocast, greedy_choice_margins, random_adapter_module
 from tests.test_speed import java_batch
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_batched_greedy_generation_equals_one_prompt_at_a_time(precision):
     torch.manual_seed(0)
-    module = CausalLM(model=TINY_MISTRAL, lora=LoraArgs(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
-                      **module_kwargs(precision))  # fmt: skip
-    module.configure_model()
-    module.model.eval()
-    for p in module.parameters():  # a random adapter: rows generate different tokens
-        if p.requires_grad:
-            torch.nn.init.normal_(p, std=0.2)
+    module = random_adapter_module(TINY_MISTRAL, precision)
     batch = java_batch(TINY_MISTRAL)
     prompts, mask, pad = batch["prompt_ids"], batch["prompt_mask"], module.tokenizer.pad_token_id
     lengths = mask.sum(1)

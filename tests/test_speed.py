@@ -15,7 +15,7 @@ from modules.loss import loss_at_positions, trained_positions
 from modules.causal_lm import CausalLM
 from modules.peft_config import LoraArgs
 from tests.conftest import ROOT, TINY_MISTRAL
-from tests.precision import PRECISIONS, autocast, close, greedy_choice_margins, module_kwargs
+from tests.precision import PRECISIONS, autocast, close, greedy_choice_margins, module_kwargs, random_adapter_module
 
 TINY_GPT2 = str(ROOT / "tests" / "assets" / "tiny-gpt2")
 
@@ -244,13 +244,7 @@ def test_generation_that_drops_ended_rows_gives_transformers_greedy_tokens(path,
     from modules.generation import greedy_generate
 
     torch.manual_seed(0)
-    module = CausalLM(model=path, lora=LoraArgs(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
-                      **module_kwargs(precision))  # fmt: skip
-    module.configure_model()
-    module.model.eval()
-    for p in module.parameters():  # a random adapter large enough that rows generate different tokens
-        if p.requires_grad:
-            torch.nn.init.normal_(p, std=0.2)
+    module = random_adapter_module(path, precision)
     batch = java_batch(path)
     prompts, mask, pad = batch["prompt_ids"], batch["prompt_mask"], module.tokenizer.pad_token_id
     assert (mask == 0).any()  # left padding
@@ -323,13 +317,7 @@ def test_beam_search_finds_sequences_at_least_as_probable_as_greedy_and_more_whe
     from modules.generation import beam_generate, greedy_generate
 
     torch.manual_seed(0)
-    module = CausalLM(model=TINY_GPT2, lora=LoraArgs(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
-                      **module_kwargs(precision))  # fmt: skip
-    module.configure_model()
-    module.model.eval()
-    for p in module.parameters():  # a random adapter: peaked, varied next-token distributions
-        if p.requires_grad:
-            torch.nn.init.normal_(p, std=0.2)
+    module = random_adapter_module(TINY_GPT2, precision)
     batch = java_batch(TINY_GPT2)
     prompts, mask, pad = batch["prompt_ids"], batch["prompt_mask"], module.tokenizer.pad_token_id
     eos, steps = module.tokenizer.eos_token_id, 6
