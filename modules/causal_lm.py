@@ -9,13 +9,15 @@ from typing import Any, Optional, Union
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_info
 from torch.nn.modules.module import _IncompatibleKeys
 from torchmetrics import MeanMetric
 
 from modules.adapter_checkpoint import adapter_mismatch, load_adapter, read_init_weights
-from modules.generation import beam_generate, greedy_generate
+from modules.generation import beam_generate, generate_in_chunks, greedy_generate
+from modules.generation_memory import plan_generation
 from modules.generation_log import keep_samples, log_generations
-from modules.hardware import resolve_dtype
+from modules.hardware import precision_dtype, resolve_dtype
 from modules.lora_dropout import use_fast_dropout
 from modules.loss import loss_at_positions
 from modules.merged_lora import merged_lora
@@ -62,6 +64,9 @@ class CausalLM(L.LightningModule):
             "auto": "step" on CPU, where reading the loss costs nothing, "log" on accelerators.
         merge_lora_for_generation: generate with LoRA merged into copies of the dense base weights
             (`merged_lora`); off: no reliable gain measured on CPU (docs/benchmarks.md).
+        generation_memory_gib: the memory one generation call may take (`plan_generation`); a batch
+            whose estimate is larger is generated in pieces, with the same texts. None: half of the
+            memory available when the batch starts (the training state is already resident then).
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class CausalLM(L.LightningModule):
         fast_dropout: bool = True,
         finite_check: str = "auto",
         merge_lora_for_generation: bool = False,
+        generation_memory_gib: Optional[float] = None,
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
@@ -111,6 +117,8 @@ class CausalLM(L.LightningModule):
         self.fast_dropout = fast_dropout
         self.guard = NonFiniteGuard(finite_check)
         self.merge_lora_for_generation = merge_lora_for_generation
+        self.generation_memory_gib = generation_memory_gib
+        self._announced_plans: set[tuple[int, int]] = set()  # each generation plan is said once
         self.samples: dict[str, list[dict]] = {}  # per evaluation set: the logged generations
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
@@ -285,15 +293,32 @@ class CausalLM(L.LightningModule):
         """The new tokens (EOS included, pads after it) for left-padded prompts."""
         was_training = self.model.training
         self.model.eval()
-        eos = self.tokenizer.eos_token_id
-        args = (self.model, prompt_ids, prompt_mask, self.max_new_tokens, eos, self.tokenizer.pad_token_id)
+        eos, pad, beams = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id, self.num_beams
+
+        def generate(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            args = (self.model, ids, mask, self.max_new_tokens, eos, pad)
+            return greedy_generate(*args) if beams == 1 else beam_generate(*args, num_beams=beams)
+
+        plan = self._plan_generation(prompt_ids)
         with merged_lora(self.model, enabled=self.merge_lora_for_generation):
-            beams = self.num_beams
-            new = greedy_generate(*args) if beams == 1 else beam_generate(*args, num_beams=beams)
+            new = generate_in_chunks(generate, prompt_ids, prompt_mask, plan.chunk, pad)
         self.model.train(was_training)
         ended = (new == eos).int().cumsum(1)  # up to and including the first EOS
         self.generated_tokens += int(((ended - (new == eos).int()) == 0).sum())
         return new
+
+    def _plan_generation(self, prompt_ids: torch.Tensor):
+        """How many prompts one generation call takes within the memory budget, said once per plan."""
+        precision = precision_dtype(self.trainer.precision) if self._trainer is not None else None
+        itemsize = 2 if precision in (torch.bfloat16, torch.float16) else self.model.get_input_embeddings().weight.element_size()
+        plan = plan_generation(self.model.config, len(prompt_ids), self.num_beams, prompt_ids.shape[1],
+                               self.max_new_tokens, itemsize, prompt_ids.device, self.generation_memory_gib)  # fmt: skip
+        # Said once per batch size and split; the figures in it are those of the first such batch.
+        key = (plan.prompts, plan.chunk)
+        if key not in self._announced_plans:
+            self._announced_plans.add(key)
+            rank_zero_info(f"lit: {plan.describe(self.num_beams, prompt_ids.shape[1] + self.max_new_tokens)}")
+        return plan
 
     def predict_step(self, batch, batch_idx):
         completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])

@@ -10,8 +10,10 @@ copies the cache); the tokens are the same greedy choice per row.
 from __future__ import annotations
 
 import inspect
+from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 
 @torch.no_grad()
@@ -77,3 +79,23 @@ def beam_generate(
         eos_token_id=eos_token_id, pad_token_id=pad_token_id,
     )  # fmt: skip
     return out[:, prompt_ids.shape[1] :]  # transformers pads a finished beam with pad_token_id
+
+
+def generate_in_chunks(
+    generate: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor, chunk: int, pad_token_id: int,
+) -> torch.Tensor:  # fmt: skip
+    """`generate(ids, mask)` on at most `chunk` prompts at a time, the outputs padded to one width.
+
+    Each piece drops the left-padding columns none of its prompts needs (positions count real tokens
+    only, so a prompt's tokens stay the same); the texts are those of one call on the whole batch.
+    """
+    if chunk >= len(prompt_ids):
+        return generate(prompt_ids, prompt_mask)
+    pieces = []
+    for start in range(0, len(prompt_ids), chunk):
+        ids, mask = prompt_ids[start : start + chunk], prompt_mask[start : start + chunk]
+        first = int(mask.any(0).long().argmax())  # the first column with a real token
+        pieces.append(generate(ids[:, first:], mask[:, first:]))
+    width = max(piece.shape[1] for piece in pieces)
+    return torch.cat([F.pad(piece, (0, width - piece.shape[1]), value=pad_token_id) for piece in pieces])
