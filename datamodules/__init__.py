@@ -1,7 +1,7 @@
-"""LightningDataModules, one per task."""
+"""The data layer: one LightningDataModule per task (a package each: `sums/`, `java/`), on the shared
+prompt -> completion base. Imports run one way: `lit/` -> `datamodules/` -> `modules/`."""
 
-from datamodules.java_corpus import JavaCorpusDataModule
-from datamodules.java_instruct import JavaInstructDataModule
+from datamodules.java import JavaCorpusDataModule, JavaInstructDataModule
 from datamodules.prompt_completion import PromptCompletionDataModule
 from datamodules.sums import SumsDataModule
 

@@ -1,7 +1,8 @@
 """The shared data module for prompt -> completion tasks: render, tokenize, mask, batch.
 
-A task subclass supplies its examples (`generate_examples`), its metric (`build_metric`) and its
-per-example score (`score`); everything about prompts, labels and padding lives here.
+A task subclass supplies its examples (`generate_examples`) and the evaluation hooks of the task
+contract (`modules.task.Task`: evaluation sets, metric, per-example score, reference); everything
+about prompts, labels and padding lives here.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from datamodules.preflight import preflight, warn_cut
 from datamodules.records import DataError, read_examples
 from datamodules.resumable import ResumableLoader, default_seed
 from modules.loss import IGNORE_INDEX, trained_positions
+from modules.task import Task
 from modules.tokenizer import load_tokenizer
 
 
-class PromptCompletionDataModule(L.LightningDataModule):
+class PromptCompletionDataModule(L.LightningDataModule, Task):
     """Prompt -> completion data with the loss on the completion only.
 
     Args:
@@ -71,24 +73,10 @@ class PromptCompletionDataModule(L.LightningDataModule):
         self.datasets: dict[str, list[dict]] = {}
         self.checked = False  # the pre-flight runs once, at the first `fit` setup
 
-    # Evaluation sets per stage; a task may add more (Java adds `val_seen` beside `val`).
-    eval_sets = {"validate": ["val"], "test": ["test"]}
-
-    # ---------------------------------------------------------------- task hooks
+    # ---------------------------------------------------------------- task hooks (and `Task`'s)
     def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
         """Examples for a split that has no file; tasks without a generator need files."""
         raise DataError(f"{type(self).__name__} has no generator: set `{split}_file`")
-
-    def reference(self, example: dict) -> Optional[str]:
-        """What the metric compares a generation with; by default the completion."""
-        return example.get("reference") or example.get("completion") or None
-
-    def build_metric(self):
-        """The task's torchmetrics metric for generated text, or None."""
-        return None
-
-    def score(self, completion: str, reference: str) -> float:
-        raise NotImplementedError
 
     # ---------------------------------------------------------------- rendering
     def setup(self, stage: str) -> None:

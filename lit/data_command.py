@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from datamodules.java_instruct import generate_java_instructions
+from datamodules.java import generate_java_instructions
 from datamodules.records import write_jsonl
-from datamodules.sums import generate_sums, to_seed_text
+from datamodules.sums import generate_sums, to_mistral_text
 
 
 def data_main(args: list[str]) -> None:
@@ -19,8 +19,9 @@ def data_main(args: list[str]) -> None:
     sums.add_argument("--max-target", type=int, default=50)
     sums.add_argument("--addends", choices=["random", "descending", "greedy"], default="random")
     sums.add_argument(
-        "--format", choices=["seed", "prompt-completion"], default="seed",
-        help='"seed": {"text": "<s>[INST] ... [/INST] ... </s>"}; "prompt-completion": {"prompt", "completion"}',
+        "--format", choices=["mistral", "prompt-completion", "seed"], default="mistral",
+        help='"mistral": the reference experiment\'s {"text": "<s>[INST] ... [/INST] ... </s>"} ("seed": its old name); '
+        '"prompt-completion": {"prompt", "completion"}',
     )  # fmt: skip
     sums.add_argument("--out", required=True, help="output JSONL path")
     java = tasks.add_parser("java-instruct", help="Java instruction -> method pairs, {prompt, completion}")
@@ -34,7 +35,7 @@ def data_main(args: list[str]) -> None:
         examples = generate_sums(
             options.num_examples, options.seed, options.min_target, options.max_target, options.addends
         )
-        records = [to_seed_text(e) for e in examples] if options.format == "seed" else examples
+        records = [to_mistral_text(e) for e in examples] if options.format in ("mistral", "seed") else examples
     else:
         records = generate_java_instructions(options.num_examples, options.seed, held_out=options.held_out)
     write_jsonl(options.out, records)

@@ -23,8 +23,9 @@ from modules.loss import loss_at_positions
 from modules.merged_lora import merged_lora
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.non_finite import NonFiniteGuard
-from modules.strategies import check_quantization_support
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
+from modules.strategies import check_quantization_support
+from modules.task import DEFAULT_TASK, task_of
 from modules.tokenizer import load_tokenizer
 
 
@@ -124,7 +125,7 @@ class CausalLM(L.LightningModule):
         self.model = None
         self.tokenizer = None
         self.metrics = torch.nn.ModuleDict()  # task metrics, one per evaluation set, set in `setup`
-        self.eval_sets = {"validate": ["val"], "test": ["test"]}
+        self.eval_sets = DEFAULT_TASK.eval_sets  # the data module's (`modules.task`), set in `setup`
         self.losses = torch.nn.ModuleDict()  # per-token mean loss of each evaluation set
         self.hit_limit = torch.nn.ModuleDict()  # share of generations with no EOS: a loop shows here
 
@@ -188,14 +189,14 @@ class CausalLM(L.LightningModule):
         self.tokenizer = load_tokenizer(self.source, trust_remote_code=self.trust_remote_code)
 
     def setup(self, stage: str) -> None:
-        datamodule = self.trainer.datamodule if self._trainer is not None else None
-        self.eval_sets = getattr(datamodule, "eval_sets", self.eval_sets)
+        task = task_of(self.trainer.datamodule if self._trainer is not None else None)
+        self.eval_sets = task.eval_sets
         for name in self.eval_sets["validate"] + self.eval_sets["test"]:
             if name not in self.losses:
                 self.losses[name] = MeanMetric()
                 self.hit_limit[name] = MeanMetric()
-            if name not in self.metrics and hasattr(datamodule, "build_metric"):
-                metric = datamodule.build_metric()
+            if name not in self.metrics:
+                metric = task.build_metric()
                 if metric is not None:
                     self.metrics[name] = metric
 
@@ -243,7 +244,7 @@ class CausalLM(L.LightningModule):
             self.hit_limit[name].update((new != self.tokenizer.eos_token_id).all(1).float())
             completions = self.tokenizer.batch_decode(new, skip_special_tokens=True)
             self.metrics[name].update(completions, batch["references"])
-            score = getattr(self.trainer.datamodule, "score", None)
+            score = task_of(self.trainer.datamodule).score
             keep_samples(self.samples.setdefault(name, []), self.log_generations, batch, completions, score)
 
     def on_validation_epoch_start(self) -> None:
@@ -322,12 +323,13 @@ class CausalLM(L.LightningModule):
 
     def predict_step(self, batch, batch_idx):
         completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])
-        datamodule = self.trainer.datamodule
+        task = task_of(self.trainer.datamodule)
         rows = []
         for prompt, completion, reference in zip(batch["prompts"], completions, batch["references"]):
             row = {"prompt": prompt, "completion": completion, "reference": reference}
-            if reference is not None and hasattr(datamodule, "score"):
-                row["score"] = datamodule.score(completion, reference)
+            score = task.score(completion, reference) if reference is not None else None
+            if score is not None:
+                row["score"] = score
             rows.append(row)
         return rows
 

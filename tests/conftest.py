@@ -3,10 +3,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-TINY_MISTRAL = str(ROOT / "tests" / "assets" / "tiny-mistral")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.helpers import ROOT  # noqa: E402  (after the path: the repository's packages, not an install)
 
 # No test may reach a model hub or a tracker's server.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,3 +39,13 @@ def tiny_fit_args(tmp_path):
         "--trainer.enable_progress_bar", "false",
         "--trainer.enable_model_summary", "false",
     ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models: a second CPU thread only adds synchronisation (measured 30x slower per step on a
+    busy 2-core machine). Every run in a comparison uses the same setting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,8 +1,13 @@
+"""Every shipped config parses, the overlays apply, and the reference recipe keeps its shape."""
+
 from pathlib import Path
 
 import pytest
+import torch
+from transformers import AutoModelForCausalLM, MistralConfig
 
 from lit.cli import cli_main
+from modules.peft_config import LoraArgs, apply_lora, count_trainable
 
 CONFIGS = sorted(str(p) for p in Path("configs").rglob("*.yaml"))
 TASK_CONFIGS = [c for c in CONFIGS if c != "configs/debug.yaml" and "/strategies/" not in c]
@@ -47,3 +52,23 @@ def test_task_configs_log_to_wandb(config, capsys):
         cli_main(["fit", "--config", config, "--print_config"])
     out = capsys.readouterr().out
     assert "class_path: lit.loggers.WandbLogger" in out and "mode: auto" in out
+
+
+def test_seed_recipe_on_mistral_7b_has_4718592_trainable_lora_parameters():
+    with torch.device("meta"):  # the real shapes, no memory
+        model = AutoModelForCausalLM.from_config(MistralConfig())  # MistralConfig() is Mistral-7B
+    model = apply_lora(model, LoraArgs(r=8, alpha=16, dropout=0.1, target_modules=["k_proj", "v_proj", "o_proj"]))
+    # per layer: k, v (4096 -> 1024) 8*(4096+1024) each, o (4096 -> 4096) 8*8192; 32 layers
+    assert count_trainable(model) == 32 * (2 * 8 * (4096 + 1024) + 8 * (4096 + 4096)) == 4_718_592
+
+
+def test_print_config_shows_the_seed_recipe(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["fit", "--config", "configs/mistral_sums.yaml", "--print_config"])
+    out = capsys.readouterr().out
+    for line in (
+        "model: unsloth/mistral-7b-instruct-v0.2-bnb-4bit",
+        "r: 8", "alpha: 16", "dropout: 0.1", "- k_proj", "- v_proj", "- o_proj",
+        "max_epochs: 30", "batch_size: 2", "lr: 0.0001", "num_examples: 600", "quant_type: nf4",
+    ):  # fmt: skip
+        assert line in out, line

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lit.cli import cli_main
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 TINY = ["--config", "configs/tiny/sums.yaml", "--trainer.enable_progress_bar", "false",
         "--trainer.enable_model_summary", "false"]  # fmt: skip

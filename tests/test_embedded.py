@@ -8,7 +8,7 @@ import pytest
 
 from datamodules.sums import SumsDataModule
 from modules.model_source import EMBEDDED_MODELS, convert_embedded_model, resolve_model_source
-from tests.precision import PRECISIONS
+from tests.helpers.precision import PRECISIONS
 
 
 def test_embedded_model_converts_to_a_cached_hf_directory():

@@ -5,11 +5,18 @@ import logging
 import pytest
 import torch
 
+from modules.causal_lm import CausalLM
 from modules.generation import beam_generate, generate_in_chunks, greedy_generate
 from modules.generation_memory import GIB, generation_bytes
-from tests.conftest import TINY_MISTRAL
-from tests.precision import BF16_EPS, PRECISIONS, autocast, greedy_choice_margins, random_adapter_module
-from tests.test_speed import java_batch
+from tests.helpers import TINY_GPT2, TINY_MISTRAL, java_batch
+from tests.helpers.precision import (
+    BF16_EPS,
+    PRECISIONS,
+    autocast,
+    close,
+    greedy_choice_margins,
+    random_adapter_module,
+)
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
@@ -76,3 +83,65 @@ def test_the_module_splits_a_batch_over_its_memory_budget_and_says_so(caplog):
     assert split == whole
     said = [r.getMessage() for r in caplog.records if "generation of 8 prompts" in r.getMessage()]
     assert len(said) == 2 and "one call" in said[0] and "3 calls of up to 3 prompts" in said[1], said
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("path", [TINY_MISTRAL, TINY_GPT2])
+def test_generation_that_drops_ended_rows_gives_transformers_greedy_tokens(path, precision):
+    from modules.generation import greedy_generate
+
+    torch.manual_seed(0)
+    module = random_adapter_module(path, precision)
+    batch = java_batch(path)
+    prompts, mask, pad = batch["prompt_ids"], batch["prompt_mask"], module.tokenizer.pad_token_id
+    assert (mask == 0).any()  # left padding
+    with autocast(precision):
+        reference = module.model.generate(input_ids=prompts, attention_mask=mask, max_new_tokens=24, do_sample=False,
+                                          pad_token_id=pad, eos_token_id=module.tokenizer.eos_token_id)  # fmt: skip
+    # As EOS, the generated token whose first use varies most across rows: rows then end at
+    # different steps, so some leave the batch mid-way.
+    new = reference[:, prompts.shape[1] :].tolist()
+    eos = max({t for row in new for t in row}, key=lambda t: len({row.index(t) for row in new if t in row}))
+    with autocast(precision):
+        reference = module.model.generate(input_ids=prompts, attention_mask=mask, max_new_tokens=24, do_sample=False,
+                                          pad_token_id=pad, eos_token_id=eos)[:, prompts.shape[1] :]  # fmt: skip
+        ended_at = [row.tolist().index(eos) if eos in row else None for row in reference]
+        assert len(set(ended_at)) > 2
+        assert torch.equal(greedy_generate(module.model, prompts, mask, 24, eos, pad), reference)
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_beam_search_finds_sequences_at_least_as_probable_as_greedy_and_more_where_they_differ(precision):
+    from modules.generation import beam_generate, greedy_generate
+
+    torch.manual_seed(0)
+    module = random_adapter_module(TINY_GPT2, precision)
+    batch = java_batch(TINY_GPT2)
+    prompts, mask, pad = batch["prompt_ids"], batch["prompt_mask"], module.tokenizer.pad_token_id
+    eos, steps = module.tokenizer.eos_token_id, 6
+
+    def log_prob(new: torch.Tensor) -> torch.Tensor:  # of each row's new tokens, teacher-forced
+        ids = torch.cat([prompts, new], 1)
+        full = torch.cat([mask, torch.ones_like(new)], 1)
+        positions = (full.cumsum(-1) - 1).clamp(min=0)
+        logits = module.model(input_ids=ids, attention_mask=full, position_ids=positions).logits.float()
+        chosen = logits[:, prompts.shape[1] - 1 : -1].log_softmax(-1).gather(-1, new[..., None])[..., 0]
+        return chosen.sum(1)
+
+    with autocast(precision):
+        greedy = greedy_generate(module.model, prompts, mask, steps, eos, pad)
+        beam = beam_generate(module.model, prompts, mask, steps, eos, pad, num_beams=4, length_penalty=0.0)
+        assert greedy.shape == beam.shape == (prompts.shape[0], steps)  # no EOS within 6 steps here
+        assert not (greedy == eos).any() and not (beam == eos).any()
+        greedy_lp, beam_lp = log_prob(greedy), log_prob(beam)
+        slack = close(precision, float(greedy_lp.abs().max()))["atol"]  # beam scores and ours round differently
+        assert (beam_lp >= greedy_lp - slack).all()
+        differ = (beam != greedy).any(1)
+        assert differ.any() and (beam_lp[differ] > greedy_lp[differ]).all()  # a beam that found better sequences
+        assert torch.equal(beam_generate(module.model, prompts, mask, steps, eos, pad, num_beams=1), greedy)
+
+        module.max_new_tokens, module.num_beams = steps, 4  # what validation generates with `num_beams: 4`
+        expected = beam_generate(module.model, prompts, mask, steps, eos, pad, num_beams=4)
+        assert module.generate(prompts, mask) == module.tokenizer.batch_decode(expected, skip_special_tokens=True)
+    with pytest.raises(ValueError, match="num_beams"):
+        CausalLM(model=TINY_GPT2, num_beams=0)

@@ -5,7 +5,7 @@ import torch
 from transformers import AutoConfig
 
 from modules.generation_memory import GIB, generation_bytes, plan_generation
-from tests.conftest import TINY_MISTRAL
+from tests.helpers import TINY_MISTRAL
 
 # SmolLM2-135M's shapes (the embedded model): estimates are arithmetic, no weights needed.
 SMOLLM2 = dict(num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3, hidden_size=576,

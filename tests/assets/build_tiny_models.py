@@ -13,7 +13,13 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    MistralConfig,
+    MistralForCausalLM,
+    PreTrainedTokenizerFast,
+)
 
 HERE = Path(__file__).parent
 MISTRAL_TEMPLATE = (
@@ -27,16 +33,16 @@ def sums_corpus() -> list[str]:
     import sys
 
     sys.path.insert(0, str(HERE.parents[1]))
-    from datamodules.sums import generate_sums, to_seed_text
+    from datamodules.sums import generate_sums, to_mistral_text
 
-    return [to_seed_text(e)["text"] for e in generate_sums(2000, seed=123)]
+    return [to_mistral_text(e)["text"] for e in generate_sums(2000, seed=123)]
 
 
 def java_corpus() -> list[str]:
     import sys
 
     sys.path.insert(0, str(HERE.parents[1]))
-    from datamodules.java_instruct import generate_java_instructions
+    from datamodules.java import generate_java_instructions
 
     return [e["prompt"] + "\n" + e["completion"] for e in generate_java_instructions(3000, seed=123)]
 

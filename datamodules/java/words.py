@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-WORD_LISTS = Path(__file__).parent / "words"  # bundled lists: english.txt, spanish.txt
+WORD_LISTS = Path(__file__).parent / "word_lists"  # bundled lists: english.txt, spanish.txt
 
 # Nouns that become identifiers and message text; ASCII only so every one is a valid Java identifier.
 ENGLISH = """

@@ -6,7 +6,8 @@ import random
 from typing import Literal
 
 from datamodules.prompt_completion import PromptCompletionDataModule
-from datamodules.spanish import target_of, write_sum
+from datamodules.sums.metric import SumMAE, sum_error
+from datamodules.sums.spanish import target_of, write_sum
 
 Addends = Literal["random", "descending", "greedy"]
 
@@ -49,8 +50,9 @@ def generate_sums(
     return examples
 
 
-def to_seed_text(example: dict) -> dict:
-    """The seed's JSONL record: {"text": "<s>[INST] 33 es igual a [/INST] cinco más ... </s>"}."""
+def to_mistral_text(example: dict) -> dict:
+    """The reference experiment's JSONL record (Mistral's instruction format):
+    {"text": "<s>[INST] 33 es igual a [/INST] cinco más ... </s>"}."""
     return {"text": f"<s>[INST] {example['prompt']} [/INST] {example['completion']} </s>"}
 
 
@@ -96,11 +98,7 @@ class SumsDataModule(PromptCompletionDataModule):
         return example.get("reference") or str(target_of(example["prompt"]))
 
     def build_metric(self):
-        from modules.metrics import SumMAE
-
         return SumMAE()
 
     def score(self, completion: str, reference: str) -> float:
-        from modules.metrics import sum_error
-
         return sum_error(completion, reference)

@@ -2,7 +2,7 @@
 
 Each family renders one instruction in English or Spanish and the method it asks for; method and
 parameter names come from the instruction's words in camelCase. Words are drawn from English and
-Spanish lists (the seed's way to diversify), and held-out sets use only words never trained on.
+Spanish lists (the reference experiment's way to diversify), and held-out sets use only words never trained on.
 """
 
 from __future__ import annotations
@@ -11,17 +11,19 @@ import random
 from functools import partial
 from typing import Callable, Literal, Optional, Sequence
 
-from datamodules.java_words import (
+from datamodules.java.metric import JavaMetrics, normalize_code
+from datamodules.java.words import (
+    ENGLISH,
     HELD_OUT_WORDS_EN,
     HELD_OUT_WORDS_ES,
-    ENGLISH,
     SPANISH,
     TRAIN_WORDS_EN,
     TRAIN_WORDS_ES,
+    is_respelled,
     load_word_list,
     pseudo_words,
 )
-from datamodules.java_words import near_words as make_near_words
+from datamodules.java.words import near_words as make_near_words  # `near_words` is also an argument name
 from datamodules.preflight import tokenizer_adds_bos
 from datamodules.prompt_completion import PromptCompletionDataModule
 
@@ -221,11 +223,11 @@ def generate_java_instructions(
 class JavaInstructDataModule(PromptCompletionDataModule):
     """Instruction -> Java method, scored by exact match (whitespace-normalised) and javac.
 
-    Validation holds two sets: `val` with held-out words only (what the seed failed on) and
+    Validation holds two sets: `val` with held-out words only (what the reference experiment failed on) and
     `val_seen` with training words in new combinations.
 
     Args:
-        num_examples: generated training examples (the seed's improved model used 20,000).
+        num_examples: generated training examples (the reference experiment's improved model used 20,000).
         num_val_examples: generated examples in each validation set.
         num_test_examples: generated test examples (held-out words).
         seed: training data seed; the held-out sets use other seeds.
@@ -237,6 +239,9 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         near_words: made-up words one edit away from the real training words ("lemon" -> "lemin"),
             added to the training vocabulary: they teach copying a name letter for letter where the
             pretrained model would "correct" it to a word it knows.
+        respelled_fraction: the share of training word draws taken from words the tokenizer splits
+            differently once capitalised (`is_respelled`: "cobalt" -> "Cobalt"), the names greedy
+            decoding got wrong most; 0 draws uniformly.
         **kwargs: see `PromptCompletionDataModule`.
     """
 
@@ -267,8 +272,6 @@ class JavaInstructDataModule(PromptCompletionDataModule):
             raise ValueError(f"respelled_fraction must be in [0, 1], got {respelled_fraction}")
         self.respelled_fraction = respelled_fraction
         if self.word_lists:
-            from datamodules.java_words import load_word_list
-
             for source in self.word_lists:  # a bad list fails at start-up, not after the model loads
                 load_word_list(source)
 
@@ -280,8 +283,6 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         train = split == "train"
         focus = {}
         if train and self.respelled_fraction > 0:
-            from datamodules.java_words import is_respelled
-
             focus = {"respelled": partial(is_respelled, tokenizer=self.tokenizer),
                      "respelled_fraction": self.respelled_fraction}  # fmt: skip
         return generate_java_instructions(
@@ -297,11 +298,7 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         return (self.tokenizer.bos_token if tokenizer_adds_bos(self.tokenizer) else "") + prompt + "\n"
 
     def build_metric(self):
-        from modules.metrics import JavaMetrics
-
         return JavaMetrics(compile_check=self.compile_check)
 
     def score(self, completion: str, reference: str) -> float:
-        from modules.metrics import normalize_code
-
         return float(normalize_code(completion) == normalize_code(reference))

@@ -23,6 +23,7 @@ from datamodules.distributed import eval_sampler
 from datamodules.records import DataError, iter_records
 from datamodules.resumable import ResumableLoader
 from modules.model_source import cache_dir
+from modules.task import Task
 from modules.tokenizer import load_tokenizer
 
 
@@ -97,7 +98,7 @@ def pack(token_lists: list[list[int]], eos: int, block_size: int) -> torch.Tenso
     return torch.tensor(stream[: n_blocks * block_size], dtype=torch.long).view(n_blocks, block_size)
 
 
-class JavaCorpusDataModule(L.LightningDataModule):
+class JavaCorpusDataModule(L.LightningDataModule, Task):
     """Java code for plain next-token training; logs `val/loss` and `val/ppl`.
 
     Args:
@@ -113,7 +114,7 @@ class JavaCorpusDataModule(L.LightningDataModule):
         trust_remote_code: allow tokenizer code from the hub; linked from `model.trust_remote_code`.
     """
 
-    eval_sets = {"validate": ["val"], "test": ["test"]}  # test reports the held-out files too
+    # `Task`'s evaluation sets: `val` and `test` are the same held-out files, scored by their loss.
 
     def __init__(
         self,

@@ -1,50 +1,13 @@
-"""Task metrics on generated text, as torchmetrics so their states reduce across processes."""
+"""The Java instruction task's metrics on generated text, a torchmetrics Metric so its states reduce
+across processes."""
 
 from __future__ import annotations
 
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torchmetrics import Metric
 
-from datamodules.spanish import read_sum
-
-
-class SumMAE(Metric):
-    """Spanish sums: |target - sum of the generated number words|.
-
-    Logs `mae`, `exact` (sum == target) and `parse_rate` (output is only number words joined by
-    "más"). Unparseable output counts as sum 0. References are the target numbers (int or str).
-    """
-
-    full_state_update = False
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        for name in ("abs_error", "exact", "parsed", "count"):
-            self.add_state(name, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, completions: list[str], references: list) -> None:
-        if len(completions) != len(references):
-            raise ValueError(f"{len(completions)} completions for {len(references)} references")
-        for completion, reference in zip(completions, references):
-            total, parsed = read_sum(completion)
-            error = abs(int(reference) - total)
-            self.abs_error += error
-            self.exact += int(error == 0)
-            self.parsed += int(parsed)
-            self.count += 1
-
-    def compute(self) -> dict[str, torch.Tensor]:
-        count = self.count.clamp(min=1).float()
-        return {
-            "mae": self.abs_error.float() / count,
-            "exact": self.exact.float() / count,
-            "parse_rate": self.parsed.float() / count,
-        }
-
-
-def sum_error(completion: str, reference) -> float:
-    """The per-example score SumMAE averages: absolute error of the generated sum."""
-    return float(abs(int(reference) - read_sum(completion)[0]))
+from datamodules.java.javac import compile_snippets, javac_available
 
 
 def normalize_code(code: str) -> str:
@@ -67,14 +30,10 @@ class JavaMetrics(Metric):
 
     def __init__(self, compile_check: bool = True, **kwargs):
         super().__init__(**kwargs)
-        from modules.java_compile import javac_available
-
         for name in ("correct", "compiled", "count"):
             self.add_state(name, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
         self.compile_check = compile_check and javac_available()
         if compile_check and not self.compile_check:
-            from lightning.pytorch.utilities import rank_zero_warn
-
             rank_zero_warn("javac not found: val/compile_rate is skipped (install a JDK to measure it)")
         self._pending: list[str] = []
 
@@ -87,8 +46,6 @@ class JavaMetrics(Metric):
 
     def _compile_pending(self) -> None:
         if self._pending:
-            from modules.java_compile import compile_snippets
-
             self.compiled += sum(compile_snippets(self._pending))
             self._pending = []
 

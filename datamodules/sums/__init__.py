@@ -1,0 +1,6 @@
+"""The Spanish sums task: `33 es igual a` -> number words that add up to 33, scored by the sum's error."""
+
+from datamodules.sums.data import SumsDataModule, generate_sums, to_mistral_text
+from datamodules.sums.metric import SumMAE, sum_error
+
+__all__ = ["SumMAE", "SumsDataModule", "generate_sums", "sum_error", "to_mistral_text"]

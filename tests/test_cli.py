@@ -1,0 +1,32 @@
+"""The command line: bad input is one message, validate_before_fit scores the untrained model first."""
+
+from lit.cli import cli_main
+
+
+def test_bad_input_is_one_message_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "3 es igual a", "completion": "tres"}\n{"prompt": \n', encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "lit", "fit", "--config", "configs/tiny/sums.yaml",
+         "--data.init_args.train_file", str(bad), "--trainer.default_root_dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert f"lit: error: {bad}:2: not valid JSON" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_validate_before_fit_scores_the_untrained_model_first(tiny_fit_args, tmp_path):
+    import csv
+
+    cli = cli_main(tiny_fit_args + ["--validate_before_fit", "true", "--trainer.max_epochs", "1",
+                                    "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
+                                    "--trainer.logger.save_dir", str(tmp_path)])  # fmt: skip
+    rows = list(csv.DictReader(open(next(tmp_path.rglob("metrics.csv")))))
+    val_rows = [r for r in rows if r.get("val/mae")]
+    assert [int(r["step"]) for r in val_rows] == [0, cli.trainer.global_step - 1]  # before, then after
+    tokens = [float(r["train/tokens_per_s"]) for r in rows if r.get("train/tokens_per_s")]
+    assert tokens and all(t > 0 for t in tokens)

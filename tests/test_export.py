@@ -1,0 +1,69 @@
+"""`lit export`: a merged model that loads in plain peft and transformers, checked before it is kept."""
+
+import json
+
+import pytest
+import torch
+
+from lit.cli import cli_main
+from tests.helpers.precision import PRECISIONS
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_export_4bit_lora_loads_in_plain_peft_and_transformers(tiny_fit_args, tmp_path, precision):
+    """A run trained in bf16 exports as one trained in fp32: the check compares both in fp32."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+    from tests.helpers import TINY_MISTRAL
+
+    cli_main(tiny_fit_args + ["--trainer.precision", precision])
+    out = tmp_path / "export"
+    cli_main(["export", "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt"), "--out", str(out)])
+    check = json.loads((out / "export_check.json").read_text())
+    assert check["quantized_base"] and check["same_greedy_output"] == check["prompts"] == 8
+    assert check["max_abs_logit_diff"] <= check["atol"] == 1e-3 and check["saved_dtype"] == "float32"  # the base's
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+
+    tokenizer = AutoTokenizer.from_pretrained(out / "merged")
+    quantized = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                   bnb_4bit_compute_dtype=torch.float32)  # fmt: skip
+    base = AutoModelForCausalLM.from_pretrained(TINY_MISTRAL, quantization_config=quantized, dtype=torch.float32)
+    adapter = PeftModel.from_pretrained(base, out / "adapter").eval()
+    merged = AutoModelForCausalLM.from_pretrained(out / "merged").eval()
+    assert not any(".lora_" in name for name, _ in merged.named_parameters())
+    trained_b = [p for n, p in adapter.named_parameters() if "lora_B" in n]
+    assert any(p.abs().sum() > 0 for p in trained_b)  # the adapter is the trained one, not a fresh zero init
+    prompts = ["<s>[INST] 33 es igual a [/INST]", "<s>[INST] 12 es igual a [/INST]"]
+    batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    kwargs = dict(max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    with torch.no_grad():
+        from_adapter = adapter.generate(**batch, **kwargs)
+        from_merged = merged.generate(**batch, **kwargs)
+    assert torch.equal(from_adapter, from_merged)
+
+    if precision == "bf16-mixed":  # saved in the dtype asked for, checked in fp32 all the same
+        cli_main(["export", "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt"), "--out", str(out / "bf16"),
+                  "--dtype", "bfloat16"])  # fmt: skip
+        check = json.loads((out / "bf16" / "export_check.json").read_text())
+        assert check["saved_dtype"] == "bfloat16" and check["compared_in"] == "float32"
+        assert AutoModelForCausalLM.from_pretrained(out / "bf16" / "merged").dtype == torch.bfloat16
+
+
+def test_export_refuses_when_the_merged_model_differs(tiny_fit_args, tmp_path, monkeypatch):
+    import lit.export
+    from lit.export import ExportCheckError, export
+
+    merge = lit.export.merge
+
+    def broken_merge(module, adapter_dir):  # a merge that gets one layer wrong
+        model = merge(module, adapter_dir)
+        with torch.no_grad():
+            model.model.layers[0].self_attn.o_proj.weight.add_(0.05)
+        return model
+
+    monkeypatch.setattr(lit.export, "merge", broken_merge)
+    cli_main(tiny_fit_args)
+    with pytest.raises(ExportCheckError, match="logits differ by up to"):
+        export(str(tmp_path / "checkpoints" / "last.ckpt"), str(tmp_path / "export"))
+    assert not (tmp_path / "export" / "merged").exists()
