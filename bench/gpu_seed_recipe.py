@@ -1,7 +1,7 @@
-"""The seed's QLoRA recipe (configs/mistral_sums.yaml) on Mistral-7B's real shapes, random weights.
+"""The reference experiment's QLoRA recipe (configs/mistral_sums.yaml) on Mistral-7B's real shapes, random weights.
 
 For a GPU machine without hub access: builds a random-init Mistral-7B (MistralConfig() is 7B) in
-bf16, saves it beside the tiny tokenizer, then runs `lit fit` with the seed's config for a few
+bf16, saves it beside the tiny tokenizer, then runs `lit fit` with the reference experiment's config for a few
 steps and prints peak CUDA memory and tokens/s.
 
     python bench/gpu_seed_recipe.py --steps 30

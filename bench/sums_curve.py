@@ -1,6 +1,6 @@
 """The main job as a regression check: run the embedded sums recipe and report its held-out curve.
 
-Run it before a change to the training path lands (README: the main job's curve). It trains
+Run it before a change to the training path lands (docs/results.md: the main job's curve). It trains
 `configs/embedded/sums.yaml` as committed, with the given precision and seed, and writes the curve
 (held-out MAE, exact, the share of generations that hit the token limit, loss) with the CPU named:
 

@@ -121,7 +121,7 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         if self.uses_chat_template:
             messages = [{"role": "user", "content": prompt}]
             return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        # The seed's raw format; a BOS only where the tokenizer has one distinct from EOS (not GPT-2).
+        # The reference experiment's raw format; a BOS only where the tokenizer has one distinct from EOS (not GPT-2).
         tok = self.tokenizer
         bos = tok.bos_token if tok.bos_token and tok.bos_token != tok.eos_token else ""
         return f"{bos}[INST] {prompt} [/INST]"
@@ -135,7 +135,7 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         prompt_text = self.render_prompt(example["prompt"])
         prompt_ids = self._encode(prompt_text)
         completion = example["completion"]
-        # The seed's "[/INST] cinco": one space after the prompt unless the template ends in whitespace.
+        # The reference experiment's "[/INST] cinco": one space after the prompt unless the template ends in whitespace.
         separator = "" if prompt_text[-1:].isspace() else " "
         full_ids = self._encode(prompt_text + separator + completion) if completion else prompt_ids
         if full_ids[: len(prompt_ids)] == prompt_ids:

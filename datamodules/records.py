@@ -2,7 +2,7 @@
 
 An example is a dict with `prompt`, `completion`, optionally `reference`, and `where` (the source and
 line it came from, for messages). Records come either as
-`{"prompt", "completion"}` or in the seed's single-text format
+`{"prompt", "completion"}` or in the reference experiment's single-text format
 `{"text": "<s>[INST] 33 es igual a [/INST] cinco más tres </s>"}`.
 """
 

@@ -33,7 +33,7 @@ class SaveConfigToRun(SaveConfigCallback):
 
 
 # Model arguments that only say how to generate: a checkpoint's hyperparameters never override them.
-DECODING_SETTINGS = ("num_beams", "max_new_tokens", "log_generations", "merge_lora_for_generation", "generation_memory_gib")
+DECODING_SETTINGS = ("num_beams", "max_new_tokens", "log_generations", "merge_lora_for_generation", "eval_memory_gib")
 
 
 class LitCLI(LightningCLI):

@@ -112,12 +112,21 @@ def merge(module, adapter_dir: Optional[Path]):
     return PeftModel.from_pretrained(dense, str(adapter_dir)).merge_and_unload().eval()
 
 
+# Data modules that moved when each task got its own package: checkpoints written before record
+# the old class paths (`datamodules.sums.SumsDataModule` still resolves).
+MOVED_DATAMODULES = {
+    "datamodules.java_instruct.JavaInstructDataModule": "datamodules.java.JavaInstructDataModule",
+    "datamodules.java_corpus.JavaCorpusDataModule": "datamodules.java.JavaCorpusDataModule",
+}
+
+
 def held_out_batches(checkpoint: dict, module, num_prompts: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(prompt ids, mask) batches from the run's own validation data, rebuilt from the checkpoint."""
     record = checkpoint.get("lit_datamodule")
     if record is None:
         raise UserInputError("export: this checkpoint does not record its data module; pass --prompts FILE")
-    module_name, _, class_name = record["class_path"].rpartition(".")
+    class_path = MOVED_DATAMODULES.get(record["class_path"], record["class_path"])
+    module_name, _, class_name = class_path.rpartition(".")
     kind = getattr(importlib.import_module(module_name), class_name)
     init_args = {k: v for k, v in record["init_args"].items() if not k.startswith("_")}  # not CLI bookkeeping
     datamodule = kind(**init_args)

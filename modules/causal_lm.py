@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import asdict
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import lightning as L
 import torch
@@ -14,12 +14,12 @@ from torch.nn.modules.module import _IncompatibleKeys
 from torchmetrics import MeanMetric
 
 from modules.adapter_checkpoint import adapter_mismatch, load_adapter, read_init_weights
+from modules.eval_memory import generation_bytes, loss_bytes, plan_rows
 from modules.generation import beam_generate, generate_in_chunks, greedy_generate
-from modules.generation_memory import plan_generation
 from modules.generation_log import keep_samples, log_generations
 from modules.hardware import precision_dtype, resolve_dtype
 from modules.lora_dropout import use_fast_dropout
-from modules.loss import loss_at_positions
+from modules.loss import IGNORE_INDEX, loss_at_positions, trained_positions
 from modules.merged_lora import merged_lora
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.non_finite import NonFiniteGuard
@@ -43,7 +43,7 @@ class CausalLM(L.LightningModule):
             weights (bf16 under "bf16-mixed"; without a Trainer, per hardware) and is fp32 for weights
             that train (mixed precision's master weights).
         max_new_tokens: generation length limit for validation, test and predict.
-        num_beams: 1 is greedy decoding; more is beam search (`beam_generate`, README: Java results).
+        num_beams: 1 is greedy decoding; more is beam search (`beam_generate`, docs/results.md: the Java tasks).
         trust_remote_code: allow model code from the hub; off unless a config turns it on.
         init_weights: a lit checkpoint whose weights start this run (two-stage training: e.g. the
             corpus stage's checkpoint under the instruction stage). Unlike `--ckpt_path`, optimizer,
@@ -65,9 +65,10 @@ class CausalLM(L.LightningModule):
             "auto": "step" on CPU, where reading the loss costs nothing, "log" on accelerators.
         merge_lora_for_generation: generate with LoRA merged into copies of the dense base weights
             (`merged_lora`); off: no reliable gain measured on CPU (docs/benchmarks.md).
-        generation_memory_gib: the memory one generation call may take (`plan_generation`); a batch
-            whose estimate is larger is generated in pieces, with the same texts. None: half of the
-            memory available when the batch starts (the training state is already resident then).
+        eval_memory_gib: the memory one evaluation call may take (`modules.eval_memory`): a batch whose
+            loss or generation is estimated larger runs in pieces of rows, with the same loss and the
+            same texts. None: half of the memory available when the batch starts (the training state
+            is already resident then).
     """
 
     def __init__(
@@ -89,7 +90,7 @@ class CausalLM(L.LightningModule):
         fast_dropout: bool = True,
         finite_check: str = "auto",
         merge_lora_for_generation: bool = False,
-        generation_memory_gib: Optional[float] = None,
+        eval_memory_gib: Optional[float] = None,
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
@@ -118,8 +119,8 @@ class CausalLM(L.LightningModule):
         self.fast_dropout = fast_dropout
         self.guard = NonFiniteGuard(finite_check)
         self.merge_lora_for_generation = merge_lora_for_generation
-        self.generation_memory_gib = generation_memory_gib
-        self._announced_plans: set[tuple[int, int]] = set()  # each generation plan is said once
+        self.eval_memory_gib = eval_memory_gib
+        self._announced_plans: set[tuple] = set()  # each evaluation plan is said once
         self.samples: dict[str, list[dict]] = {}  # per evaluation set: the logged generations
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
@@ -237,8 +238,8 @@ class CausalLM(L.LightningModule):
 
     def _eval_step(self, batch, name: str) -> None:
         # Weighted by label tokens, so the epoch's loss (and perplexity) is a true per-token mean.
-        tokens = (batch["labels"][:, 1:] != -100).sum()
-        self.losses[name].update(self._loss(batch), weight=tokens)
+        tokens = (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
+        self.losses[name].update(self._eval_loss(batch), weight=tokens)
         if name in self.metrics and "prompt_ids" in batch:
             new = self._generate_ids(batch["prompt_ids"], batch["prompt_mask"])
             self.hit_limit[name].update((new != self.tokenizer.eos_token_id).all(1).float())
@@ -308,18 +309,48 @@ class CausalLM(L.LightningModule):
         self.generated_tokens += int(((ended - (new == eos).int()) == 0).sum())
         return new
 
-    def _plan_generation(self, prompt_ids: torch.Tensor):
-        """How many prompts one generation call takes within the memory budget, said once per plan."""
+    def _itemsize(self) -> int:
+        """Bytes per activation: 2 under bf16/fp16 compute, else the dense weights' dtype."""
         precision = precision_dtype(self.trainer.precision) if self._trainer is not None else None
-        itemsize = 2 if precision in (torch.bfloat16, torch.float16) else self.model.get_input_embeddings().weight.element_size()
-        plan = plan_generation(self.model.config, len(prompt_ids), self.num_beams, prompt_ids.shape[1],
-                               self.max_new_tokens, itemsize, prompt_ids.device, self.generation_memory_gib)  # fmt: skip
-        # Said once per batch size and split; the figures in it are those of the first such batch.
-        key = (plan.prompts, plan.chunk)
+        if precision in (torch.bfloat16, torch.float16):
+            return 2
+        return self.model.get_input_embeddings().weight.element_size()
+
+    def _plan(self, what: str, rows: int, bytes_for, device: torch.device):
+        """How many rows one call takes within the memory budget (`plan_rows`), said once per plan."""
+        plan = plan_rows(rows, bytes_for, device, self.eval_memory_gib)
+        key = (what.split(" of ")[0], plan.rows, plan.chunk)  # the figures said are the first such batch's
         if key not in self._announced_plans:
             self._announced_plans.add(key)
-            rank_zero_info(f"lit: {plan.describe(self.num_beams, prompt_ids.shape[1] + self.max_new_tokens)}")
+            rank_zero_info(f"lit: {plan.describe(what)}")
         return plan
+
+    def _plan_generation(self, prompt_ids: torch.Tensor):
+        rows, length, beams = len(prompt_ids), prompt_ids.shape[1], self.num_beams
+        itemsize, config = self._itemsize(), self.model.config
+        what = f"generation of {rows} prompts x {beams} beam(s) x up to {length + self.max_new_tokens} tokens"
+        return self._plan(what, rows, lambda n: generation_bytes(config, n, beams, length, self.max_new_tokens, itemsize),
+                          prompt_ids.device)  # fmt: skip
+
+    def _eval_loss(self, batch) -> torch.Tensor:
+        """The batch's mean loss over trained tokens, on as many rows at a time as the budget allows."""
+        labels = batch["labels"]
+        rows, length = labels.shape
+        positions = batch.get("logit_positions") if self.trained_logits_only else None
+        kept = len(positions) if positions is not None else length
+        itemsize, config = self._itemsize(), self.model.config
+        what = f"loss of {rows} sequences x {length} tokens"
+        plan = self._plan(what, rows, lambda n: loss_bytes(config, n, length, kept, itemsize), labels.device)
+        if plan.calls == 1:
+            return self._loss(batch)
+        total = labels.new_zeros((), dtype=torch.float32)
+        for start in range(0, rows, plan.chunk):
+            part = {key: batch[key][start : start + plan.chunk] for key in ("input_ids", "attention_mask", "labels")}
+            part["pads_right"] = batch.get("pads_right")
+            if positions is not None:
+                part["logit_positions"] = trained_positions(part["labels"])
+            total = total + self._loss(part).float() * (part["labels"][:, 1:] != IGNORE_INDEX).sum()
+        return total / (labels[:, 1:] != IGNORE_INDEX).sum()
 
     def predict_step(self, batch, batch_idx):
         completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])

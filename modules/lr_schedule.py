@@ -13,7 +13,7 @@ class WarmupCosineLR(torch.optim.lr_scheduler.LambdaLR):
 
     Why warm-up: Adam's first updates are full-size whatever the gradient's scale, and on the sums
     task a constant 2e-3 from step 0 sent the model into "nueve más nueve más ..." loops that it
-    sometimes never left (README: what decides learning). Why decay: the last steps settle
+    sometimes never left (docs/results.md: what decides between learning and the loop). Why decay: the last steps settle
     instead of jumping between a model that counts and one that loops.
 
     Args:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional, Union
 
-import torch
 from torch import nn
 
 from modules.errors import UserInputError

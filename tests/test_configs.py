@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.loggers import CSVLogger
 from transformers import AutoModelForCausalLM, MistralConfig
 
 from lit.cli import cli_main
+from lit.loggers import WandbLogger
 from modules.peft_config import LoraArgs, apply_lora, count_trainable
 
 CONFIGS = sorted(str(p) for p in Path("configs").rglob("*.yaml"))
@@ -47,14 +49,21 @@ def test_strategy_overlays_parse_on_a_task(overlay, capsys):
 
 
 @pytest.mark.parametrize("config", [c for c in TASK_CONFIGS if "/tiny/" not in c])
-def test_task_configs_log_to_wandb(config, capsys):
-    with pytest.raises(SystemExit):
-        cli_main(["fit", "--config", config, "--print_config"])
-    out = capsys.readouterr().out
-    assert "class_path: lit.loggers.WandbLogger" in out and "mode: auto" in out
+def test_task_configs_log_to_wandb_in_their_run_folder(config):
+    cli = cli_main(["--config", config], run=False)
+    logger, root = cli.trainer.logger, cli.trainer.default_root_dir
+    assert isinstance(logger, WandbLogger) and logger.wandb_mode in ("online", "offline")
+    assert Path(logger.save_dir) == Path(root) and logger._wandb_init["group"] == Path(root).name
+    assert logger._wandb_init["project"] == "lit" and not logger._log_model
 
 
-def test_seed_recipe_on_mistral_7b_has_4718592_trainable_lora_parameters():
+def test_a_logger_named_on_the_command_line_replaces_wandb_and_false_turns_logging_off(tmp_path):
+    csv = ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(tmp_path)]
+    assert type(cli_main(["--config", "configs/embedded/sums.yaml", *csv], run=False).trainer.logger) is CSVLogger
+    assert cli_main(["--config", "configs/embedded/sums.yaml", "--trainer.logger", "false"], run=False).trainer.logger is None
+
+
+def test_reference_recipe_on_mistral_7b_has_4718592_trainable_lora_parameters():
     with torch.device("meta"):  # the real shapes, no memory
         model = AutoModelForCausalLM.from_config(MistralConfig())  # MistralConfig() is Mistral-7B
     model = apply_lora(model, LoraArgs(r=8, alpha=16, dropout=0.1, target_modules=["k_proj", "v_proj", "o_proj"]))
@@ -62,7 +71,7 @@ def test_seed_recipe_on_mistral_7b_has_4718592_trainable_lora_parameters():
     assert count_trainable(model) == 32 * (2 * 8 * (4096 + 1024) + 8 * (4096 + 4096)) == 4_718_592
 
 
-def test_print_config_shows_the_seed_recipe(capsys):
+def test_print_config_shows_the_reference_recipe(capsys):
     with pytest.raises(SystemExit):
         cli_main(["fit", "--config", "configs/mistral_sums.yaml", "--print_config"])
     out = capsys.readouterr().out

@@ -13,7 +13,7 @@ def test_data_command_java(tmp_path):
     assert len(out.read_text(encoding="utf-8").splitlines()) == 50
 
 
-def test_data_command_writes_the_seed_format(tmp_path):
+def test_data_command_writes_the_mistral_format(tmp_path):
     out = tmp_path / "sums.jsonl"
     cli_main(["data", "sums", "--num-examples", "600", "--seed", "0", "--out", str(out)])
     lines = out.read_text(encoding="utf-8").splitlines()

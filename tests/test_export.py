@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from lit.cli import cli_main
+from lit.export import held_out_batches
+from tests.helpers import ROOT
 from tests.helpers.precision import PRECISIONS
 
 
@@ -67,3 +69,17 @@ def test_export_refuses_when_the_merged_model_differs(tiny_fit_args, tmp_path, m
     with pytest.raises(ExportCheckError, match="logits differ by up to"):
         export(str(tmp_path / "checkpoints" / "last.ckpt"), str(tmp_path / "export"))
     assert not (tmp_path / "export" / "merged").exists()
+
+
+def test_a_checkpoint_written_before_the_tasks_moved_still_loads_and_rebuilds_its_data(tmp_path):
+    """tests/assets/checkpoints/tiny_java_instruct_f56083f.ckpt: one step of configs/tiny/java_instruct.yaml
+    written by commit f56083f, when the data module was `datamodules.java_instruct.JavaInstructDataModule`."""
+    old = ROOT / "tests" / "assets" / "checkpoints" / "tiny_java_instruct_f56083f.ckpt"
+    checkpoint = torch.load(old, weights_only=True)
+    assert checkpoint["lit_datamodule"]["class_path"] == "datamodules.java_instruct.JavaInstructDataModule"
+    batches = held_out_batches(checkpoint, None, 3)
+    assert sum(len(ids) for ids, _ in batches) == 3
+    cli = cli_main(["validate", "--config", "configs/tiny/java_instruct.yaml", "--ckpt_path", str(old),
+                    "--trainer.limit_val_batches", "1", "--trainer.default_root_dir", str(tmp_path),
+                    "--trainer.enable_progress_bar", "false"])  # fmt: skip
+    assert cli.trainer.callback_metrics["val/loss"] > 0

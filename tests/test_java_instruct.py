@@ -38,7 +38,7 @@ def test_no_held_out_word_appears_in_a_training_instruction():
         assert words & held_out, example["prompt"]
 
 
-def test_seed_example_format():
+def test_instruction_example_format():
     example = make_example("print", ["hello", "world"], "en")
     assert example["prompt"] == '// A function that prints "Hello World"'
     assert example["completion"] == 'public static void printHelloWorld() {\n    System.out.println("Hello World");\n}'

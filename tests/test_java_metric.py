@@ -1,12 +1,13 @@
 """Java metrics: exact match after whitespace normalisation, and javac's compile rate."""
 
+import pytest
 import torch
 
 from datamodules.java.instruct import (
     FAMILIES,
     make_example,
 )
-from datamodules.java.javac import compile_snippets
+from datamodules.java.javac import compile_snippets, is_one_method, members
 from datamodules.java.metric import JavaMetrics, normalize_code
 from tests.helpers import needs_javac
 
@@ -31,9 +32,56 @@ def test_compile_check_on_known_good_and_bad_methods():
         'public static int wrongType() {\n    return "x";\n}',  # type error
         "public static void open() {",  # unbalanced: must not swallow the next method
     ]
+    # Every reference the generator writes is one method, or a field with its getter and setter.
+    assert all(members(code) in (["method"], ["field", "method", "method"]) for code in good)
     results = compile_snippets(bad[:2] + good + bad[2:])
     assert results == [False, False] + [True] * len(good) + [False]
     metric = JavaMetrics()
     metric.update(good[:2] + bad[:1], good[:2] + good[:1])
     values = metric.compute()
     assert torch.isclose(values["compile_rate"], torch.tensor(2 / 3))
+
+
+METHODS = [
+    'public static void hello() {\n    System.out.println("Hello, World!");\n}',
+    "// sums two numbers\npublic static int sumAB(int a, int b) { return a + b; }",  # a comment around is fine
+    "static <T> java.util.List<T> one(T x) throws Exception { return java.util.List.of(x); }",
+    'public static String[] names() { return new String[] {"{"}; }',  # braces inside literals
+    '@Override public String toString() { return "}"; }',
+]
+NOT_METHODS = [
+    "", "   ", "// a comment", "/* a block comment */", "int x;", "int x = 3;", "class Foo {}",
+    "public class Foo { void f() {} }", "public static void f() {} public static void g() {}",
+    "public static void f() {}}", "abstract void f();", "public static void f() {", "if (x) { y(); }",
+    "new Thread() { }", "return 1;",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("code", METHODS)
+def test_one_method_declaration_with_a_body_is_a_method(code):
+    assert is_one_method(code)
+
+
+@pytest.mark.parametrize("code", NOT_METHODS)
+def test_empty_output_comments_fields_classes_and_several_methods_are_not_one_method(code):
+    assert not is_one_method(code)
+
+
+@needs_javac
+def test_compile_rate_counts_only_methods_that_compile():
+    metric = JavaMetrics()
+    # javac accepts all of these inside a class; only the first is a method.
+    outputs = [METHODS[0], "", "// nothing", "int x;", "class Foo {}", "void f() {} void g() {}"]
+    metric.update(outputs, [METHODS[0]] * len(outputs))
+    values = metric.compute()
+    assert torch.isclose(values["compile_rate"], torch.tensor(1 / len(outputs)))
+    assert torch.isclose(values["accuracy"], torch.tensor(1 / len(outputs)))
+
+
+@needs_javac
+def test_a_field_with_getter_and_setter_counts_only_whole():
+    reference = make_example("getter_setter", ["apple"], "en")["completion"]
+    getter = "public int getApple() {\n    return apple;\n}"
+    metric = JavaMetrics()
+    metric.update([reference, getter, "private int apple;"], [reference] * 3)
+    assert torch.isclose(metric.compute()["compile_rate"], torch.tensor(1 / 3))

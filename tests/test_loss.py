@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from modules.causal_lm import CausalLM
+from modules.eval_memory import GIB, loss_bytes
 from modules.loss import loss_at_positions, trained_positions
 from modules.peft_config import LoraArgs
 from tests.helpers import TINY_GPT2, TINY_MISTRAL, java_batch
-from tests.helpers.precision import PRECISIONS, autocast, close, module_kwargs
+from tests.helpers.precision import PRECISIONS, autocast, close, module_kwargs, random_adapter_module
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
@@ -46,3 +47,17 @@ def test_trained_positions_are_where_some_row_trains_its_next_token():
     labels = torch.tensor([[-100, -100, 5, 6, -100], [-100, -100, -100, 7, 8]])
     # next-token labels: row 0 at positions 1, 2; row 1 at positions 2, 3
     assert trained_positions(labels).tolist() == [1, 2, 3]
+
+
+def test_the_evaluation_loss_in_pieces_equals_the_loss_of_the_whole_batch():
+    torch.manual_seed(0)
+    module = random_adapter_module(TINY_MISTRAL, "32-true")
+    batch = java_batch(TINY_MISTRAL)
+    whole = module._eval_loss(batch)
+    length, kept = batch["labels"].shape[1], len(batch["logit_positions"])
+    # A budget between the estimates for 3 and 4 rows: 8 rows run as 3 calls (3 + 3 + 2).
+    sizes = [loss_bytes(module.model.config, n, length, kept, 4) for n in (3, 4)]
+    module.eval_memory_gib = sum(sizes) / 2 / GIB
+    pieces = module._eval_loss(batch)
+    torch.testing.assert_close(pieces, whole, rtol=1e-5, atol=1e-6)
+    assert ("loss", 8, 3) in module._announced_plans

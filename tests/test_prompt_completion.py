@@ -48,7 +48,7 @@ def test_prompt_is_masked_and_eos_is_trained_when_pad_is_eos(tmp_path):
     assert (batch["prompt_mask"][:, -1] == 1).all()  # prompts pad on the left for generation
 
 
-def test_chat_template_renders_the_seed_text_with_a_single_bos(tmp_path):
+def test_chat_template_renders_the_reference_text_with_a_single_bos(tmp_path):
     dm = _setup(tmp_path)
     example = {"prompt": "33 es igual a", "completion": "cinco más tres", "reference": "33"}
     item = dm.tokenize(example)

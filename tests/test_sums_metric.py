@@ -14,6 +14,7 @@ def test_sum_mae_on_known_inputs():
     assert torch.isclose(values["exact"], torch.tensor(1 / 3))
     assert torch.isclose(values["parse_rate"], torch.tensor(2 / 3))
     assert sum_error("nueve más nueve", "20") == 2.0
+    assert sum_error("cinco, tres, ocho", "16") == 16.0  # near miss in form: unparseable, sum 0
 
 
 def test_sum_mae_states_are_sums_so_processes_reduce_exactly():

@@ -1,4 +1,4 @@
-"""Plain causal-LM training on Java code, packed into fixed blocks (the seed's first GPT-2 stage).
+"""Plain causal-LM training on Java code, packed into fixed blocks (the reference experiment's first GPT-2 stage).
 
 Sources: `.java` files, directories of them, zip archives (the JDK's own `lib/src.zip`, named
 `jdk`, is the offline default), JSONL with a `text` field, or a Hugging Face `datasets` name.
@@ -107,7 +107,7 @@ class JavaCorpusDataModule(L.LightningDataModule, Task):
         include: keep only files whose path contains this (e.g. "java.base/java/util/").
         max_files: keep at most this many files after de-duplication (None: all).
         val_fraction: share of files held out for validation (split by file, never inside one).
-        block_size: tokens per training block (the seed's sequence length is 128).
+        block_size: tokens per training block (the reference experiment's sequence length is 128).
         batch_size: blocks per batch.
         max_val_blocks: cap on validation blocks, to bound evaluation time (None: all).
         num_workers: DataLoader workers.

@@ -258,7 +258,7 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         respelled_fraction: float = 0.0,
         **kwargs,
     ):
-        if kwargs.get("chat_template") is None:  # the seed's format: the comment, a newline, the method
+        if kwargs.get("chat_template") is None:  # the reference experiment's format: the comment, a newline, the method
             kwargs["chat_template"] = False
         super().__init__(**kwargs)
         self.sizes = {"train": num_examples, "val": num_val_examples, "val_seen": num_val_examples,
@@ -294,7 +294,7 @@ class JavaInstructDataModule(PromptCompletionDataModule):
     def render_prompt(self, prompt: str) -> str:
         if self.uses_chat_template:
             return super().render_prompt(prompt)
-        # The seed's format; a model whose tokenizer opens text with a BOS (Llama, Mistral) gets it here too.
+        # The reference experiment's format; a model whose tokenizer opens text with a BOS (Llama, Mistral) gets it here too.
         return (self.tokenizer.bos_token if tokenizer_adds_bos(self.tokenizer) else "") + prompt + "\n"
 
     def build_metric(self):

@@ -1,4 +1,9 @@
-"""Compile many generated Java methods with one javac run, and say which ones failed."""
+"""Compile many generated Java methods with one javac run, and say which ones failed.
+
+What counts: `members` reads the declarations a generation makes (methods with a body, fields), so
+a metric can ask for the members the instruction asked for: an empty output, a comment, a lone
+field or a class, which javac accepts inside a class too, do not count as a method.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,66 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 ERROR_LINE = re.compile(r"^Check\.java:(\d+): error:", re.M)
+
+
+# A method's head: annotations, modifiers, type parameters, a return type, a name, parameters, throws.
+METHOD_HEAD = re.compile(
+    r"(@[\w.]+(\([^)]*\))?\s*)*"
+    r"((public|protected|private|static|final|abstract|synchronized|native|strictfp|default)\s+)*"
+    r"(<[^>{};]*>\s*)?"
+    r"(?!(new|return|throw|class|interface|enum|record|if|for|while|switch|else|do|try|catch)\b)"
+    r"[\w.$]+(\s*<[^{};()]*>)?(\s*\[\s*\])*\s+"  # the return type
+    r"[A-Za-z_$][\w$]*\s*\([^(){};]*\)"  # name(parameters)
+    r"(\s*throws\s+[\w.$]+(\s*,\s*[\w.$]+)*)?\s*$"
+)
+LITERALS_AND_COMMENTS = re.compile(r'"(\\.|[^"\\\n])*"|\'(\\.|[^\'\\\n])*\'|//[^\n]*|/\*.*?\*/', re.S)
+
+
+FIELD = re.compile(
+    r"((public|protected|private|static|final|transient|volatile)\s+)*"
+    r"[\w.$]+(\s*<[^{};()]*>)?(\s*\[\s*\])*\s+[A-Za-z_$][\w$]*(\s*=[^;{}]*)?\s*;"
+)
+
+
+def members(code: str) -> Optional[list[str]]:
+    """The class members `code` declares, in order ("method" with a body, "field"), or None when
+    anything in it is neither (a class, a statement, a stray brace, a body-less method).
+
+    Comments count as whitespace; braces and semicolons inside literals do not count.
+    """
+    bare = LITERALS_AND_COMMENTS.sub(lambda m: '""' if m.group(0)[0] in "\"'" else " ", code).strip()
+    found, position = [], 0
+    while position < len(bare):
+        rest = bare[position:]
+        field = FIELD.match(rest)
+        brace = rest.find("{")
+        if field and (brace < 0 or field.end() <= brace):
+            found.append("field")
+            position += field.end()
+        elif brace >= 0 and METHOD_HEAD.fullmatch(rest[:brace].strip()):
+            depth = 0
+            for offset, char in enumerate(rest[brace:], brace):
+                depth += {"{": 1, "}": -1}.get(char, 0)
+                if depth == 0:
+                    break
+            if depth:
+                return None  # the body never closes
+            found.append("method")
+            position += offset + 1
+        else:
+            return None
+        while position < len(bare) and bare[position].isspace():
+            position += 1
+    return found
+
+
+def is_one_method(code: str) -> bool:
+    """Whether `code` is exactly one method declaration with a body (comments around it allowed):
+    not an empty output, comments only, a field, a class, a body-less method or several methods."""
+    return members(code) == ["method"]
 
 
 def javac_available() -> bool:
@@ -26,7 +89,8 @@ def braces_balance(code: str) -> bool:
 
 
 def compile_snippets(snippets: list[str], max_runs: int = 3) -> list[bool]:
-    """For each snippet (methods and fields), whether javac accepts it inside a class.
+    """For each snippet (methods and fields), whether javac accepts it inside a class (a metric that
+    counts methods checks `is_one_method` too).
 
     All snippets go into one compilation unit, each in its own static nested class; javac's error
     lines map back to snippets. Snippets blamed in one run are dropped and the rest compiled again,

@@ -7,7 +7,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torchmetrics import Metric
 
-from datamodules.java.javac import compile_snippets, javac_available
+from datamodules.java.javac import compile_snippets, javac_available, members
 
 
 def normalize_code(code: str) -> str:
@@ -17,7 +17,9 @@ def normalize_code(code: str) -> str:
 
 class JavaMetrics(Metric):
     """Java instructions: `accuracy` (generated == reference after whitespace normalisation) and
-    `compile_rate` (javac accepts the generated method).
+    `compile_rate` (the generation declares the members its reference does, `members`: one method
+    with a body for most instructions, a field with its getter and setter for one family; and javac
+    accepts it).
 
     Generations wait until `compute`, then compile in one javac run per process before the counts
     reduce across processes. Without javac, `compile_rate` is left out, with one warning.
@@ -35,18 +37,21 @@ class JavaMetrics(Metric):
         self.compile_check = compile_check and javac_available()
         if compile_check and not self.compile_check:
             rank_zero_warn("javac not found: val/compile_rate is skipped (install a JDK to measure it)")
-        self._pending: list[str] = []
+        self._pending: list[tuple[str, str]] = []  # (generation, reference) until compiled
 
     def update(self, completions: list[str], references: list[str]) -> None:
         for completion, reference in zip(completions, references, strict=True):
             self.correct += int(normalize_code(completion) == normalize_code(reference))
             self.count += 1
         if self.compile_check:
-            self._pending.extend(completions)
+            self._pending.extend(zip(completions, references))
 
     def _compile_pending(self) -> None:
         if self._pending:
-            self.compiled += sum(compile_snippets(self._pending))
+            outputs = [output for output, _ in self._pending]
+            compiled = compile_snippets(outputs)
+            self.compiled += sum(ok and bool(members(output)) and members(output) == members(reference)
+                                 for ok, (output, reference) in zip(compiled, self._pending))  # fmt: skip
             self._pending = []
 
     def sync(self, *args, **kwargs) -> None:

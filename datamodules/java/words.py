@@ -1,6 +1,6 @@
 """Words for the Java instruction task, English and Spanish, split into training and held-out sets.
 
-The seed diversified its instructions by mixing English and Spanish words and failed on words it
+The reference experiment diversified its instructions by mixing English and Spanish words and failed on words it
 had never seen; validation and test here use only held-out words, so accuracy measures exactly that.
 """
 

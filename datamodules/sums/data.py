@@ -18,7 +18,7 @@ def make_addends(target: int, rng: random.Random, style: Addends = "random") -> 
     Args:
         target: the sum to reach.
         rng: the random source.
-        style: "random" draws each addend uniformly from what still fits (the seed's data);
+        style: "random" draws each addend uniformly from what still fits (the reference experiment's data);
             "descending" sorts those draws, largest first; "greedy" is as many nines as fit, then the rest.
     """
     if style == "greedy":
@@ -57,16 +57,16 @@ def to_mistral_text(example: dict) -> dict:
 
 
 class SumsDataModule(PromptCompletionDataModule):
-    """Spanish arithmetic (the seed's Mistral task), scored by the MAE of the generated sum.
+    """Spanish arithmetic (the reference experiment's Mistral task), scored by the MAE of the generated sum.
 
     Args:
-        num_examples: generated training examples (the seed used 600).
+        num_examples: generated training examples (the reference experiment used 600).
         num_val_examples: generated validation examples.
         num_test_examples: generated test examples.
         seed: training data seed; validation and test use other seeds from the same generator.
         min_target: smallest target.
         max_target: largest target.
-        addends: how generated completions split the target (see `make_addends`); the seed's is "random".
+        addends: how generated completions split the target (see `make_addends`); the reference experiment's is "random".
         **kwargs: see `PromptCompletionDataModule`.
     """
 

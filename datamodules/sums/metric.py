@@ -12,7 +12,7 @@ class SumMAE(Metric):
     """Spanish sums: |target - sum of the generated number words|.
 
     Logs `mae`, `exact` (sum == target) and `parse_rate` (output is only number words joined by
-    "más"). Unparseable output counts as sum 0. References are the target numbers (int or str).
+    "más", `read_sum`). Unparseable output counts as sum 0. References are the target numbers (int or str).
     """
 
     full_state_update = False

@@ -27,21 +27,19 @@ def write_sum(addends: list[int]) -> str:
 
 
 def read_sum(text: str) -> tuple[int, bool]:
-    """Sum the number words of a generated completion.
+    """Read a generated completion as a sum: `word (más word)*`, number words joined by "más".
+
+    Case and accents are free ("Más", "mas", "dieciséis", "dieciseis") and surrounding whitespace
+    is ignored; anything else does not parse: an empty output, other words or digits, punctuation,
+    number words joined otherwise ("cinco, tres, ocho"), a dangling "más".
 
     Returns:
-        (sum, fully_parsed): words that are not number words add 0; `fully_parsed` is True only when
-        the text is one or more number words joined by "más" and nothing else.
+        (sum, parsed): the sum of the number words when the text parses, else (0, False).
     """
-    terms = [t.strip(" .,;:!?\n\t") for t in re.split(r"\bmas\b", _plain(text))]
-    total, parsed = 0, bool(terms)
-    for term in terms:
-        if term in NUMBER_WORDS:
-            total += NUMBER_WORDS[term]
-        else:
-            parsed = False
-            total += sum(NUMBER_WORDS.get(word, 0) for word in re.findall(r"[a-z]+", term))
-    return total, parsed
+    terms = [term.strip() for term in re.split(r"\bmas\b", _plain(text).strip())]
+    if not all(term in NUMBER_WORDS for term in terms):
+        return 0, False
+    return sum(NUMBER_WORDS[term] for term in terms), True
 
 
 def target_of(prompt: str) -> int:
