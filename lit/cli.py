@@ -7,11 +7,13 @@ import pickle
 import sys
 from typing import Optional
 
+from jsonargparse import lazy_instance
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_info
 
 from lit.callbacks import TokenThroughput
 from lit.fault_tolerance import find_last_checkpoint, unreadable_checkpoint
+from lit.loggers import WandbLogger
 from lit.trainer import Trainer
 
 
@@ -47,6 +49,9 @@ class LitCLI(LightningCLI):
             help="Score the untrained model on the validation sets first (the 'before' of before/after).",
         )  # fmt: skip
         parser.add_lightning_class_args(TokenThroughput, "throughput")  # always on
+        # W&B by default, written once here instead of in every config: into `default_root_dir`
+        # (`lit.trainer.Trainer`), offline without credentials; `--trainer.logger false` turns it off.
+        parser.set_defaults({"trainer.logger": lazy_instance(WandbLogger)})
 
     def _parse_ckpt_path(self) -> None:
         # LightningCLI reads the checkpoint's hyperparameters first; a bad file is one message there too.

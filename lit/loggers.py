@@ -49,20 +49,38 @@ class WandbLogger(LightningWandbLogger):
     - `log_model: true` (at the end) or `"all"` (every checkpoint) logs checkpoints as artifacts,
       also offline: they upload with `wandb sync`.
 
+    - Without `save_dir`, the run goes into the Trainer's `default_root_dir`, and without `group` it
+      is grouped by that folder's name (runs/embedded_sums -> embedded_sums): lit's Trainer fills
+      both in (`in_run_folder`), so a config names its folder once.
+
     Args:
         mode: "auto", "online", "offline" or "disabled" (W&B off, the local metrics copy stays).
         project: the W&B project.
-        **kwargs: see Lightning's `WandbLogger` (`save_dir`, `name`, `log_model`, `tags`, ...).
+        save_dir: where runs go; None: the Trainer's `default_root_dir`.
+        group: the W&B group; None: the name of the folder runs go into.
+        **kwargs: see Lightning's `WandbLogger` (`name`, `log_model`, `tags`, ...).
     """
 
-    def __init__(self, mode: Mode = "auto", project: str = "lit", **kwargs: Any):
+    def __init__(self, mode: Mode = "auto", project: str = "lit", save_dir: Optional[str] = None,
+                 group: Optional[str] = None, **kwargs: Any):  # fmt: skip
         if kwargs.pop("offline", False):
             mode = "offline"
         self.wandb_mode = kwargs["mode"] = resolve_wandb_mode(mode)
-        super().__init__(project=project, **kwargs)
+        self._folder_given = save_dir is not None
+        super().__init__(project=project, save_dir=save_dir or ".", group=group, **kwargs)
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)  # wandb warns about the setting even when unset
         self._announced = False
+
+    def in_run_folder(self, root: str) -> None:
+        """Before the run starts: runs go into `root` unless `save_dir` was given, grouped by the name
+        of the folder they go into unless `group` was."""
+        if self._experiment is not None:
+            return
+        if not self._folder_given:
+            self._save_dir = self._wandb_init["dir"] = str(root)
+        if self._wandb_init.get("group") is None:
+            self._wandb_init["group"] = Path(self._save_dir).resolve().name
 
     @property
     def experiment(self):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional, Union
 
 import lightning as L
 from lightning.fabric.plugins import TorchCheckpointIO
 
 from lit.fault_tolerance import AtomicCheckpointIO, LastCheckpoint, RngState, SaveOnInterrupt
+from lit.loggers import WandbLogger
 from modules.hardware import resolve_precision
 
 
@@ -16,16 +16,15 @@ class Trainer(L.Trainer):
     def __init__(self, *args, precision: Optional[Union[str, int]] = "auto", **kwargs):
         """Lightning's Trainer with `precision: auto`, atomic checkpoint files loaded with
         `weights_only=True`, a checkpoint on SIGTERM/Ctrl-C, the RNG state in checkpoints, a
-        `last.ckpt` that is the last state (`LastCheckpoint`), and W&B as the default logger.
+        `last.ckpt` that is the last state (`LastCheckpoint`), and W&B runs in the run's folder.
 
         Args:
             precision: "auto" is bf16-mixed where the device computes bf16 natively (recent GPUs, CPUs
                 with AVX512-BF16/AMX) and 32-true elsewhere: on AVX2-only CPUs bf16 was measured 25x
                 slower. Any Lightning precision ("32-true", "bf16-mixed", "16-mixed", ...) is passed on.
 
-        Without a `logger`, runs log to `lit.loggers.WandbLogger` (offline without credentials) in
-        `default_root_dir`, grouped by its folder name (runs/embedded_sums -> group embedded_sums);
-        `logger: false` turns logging off, any other logger replaces it.
+        `lit.loggers.WandbLogger` without a `save_dir` (the command line's default logger) writes into
+        `default_root_dir`, grouped by its folder name (runs/embedded_sums -> group embedded_sums).
         """
         accelerator = kwargs.get("accelerator")
         callbacks = kwargs.get("callbacks") or []
@@ -34,12 +33,10 @@ class Trainer(L.Trainer):
             if not any(isinstance(c, always) for c in callbacks):
                 callbacks.append(always())
         kwargs["callbacks"] = callbacks
-        if kwargs.get("logger") is None:  # written once here instead of in every config
-            from lit.loggers import WandbLogger
-
-            root = Path(kwargs.get("default_root_dir") or ".")
-            kwargs["logger"] = WandbLogger(save_dir=str(root), group=root.resolve().name)
         super().__init__(*args, precision=resolve_precision(precision, accelerator), **kwargs)
+        for logger in self.loggers:  # lit's W&B logger (the CLI's default) writes into this run's folder
+            if isinstance(logger, WandbLogger):
+                logger.in_run_folder(self.default_root_dir)
         # Lightning's default writer only: a config's own CheckpointIO, or a strategy's (XLA), stays.
         if type(self.strategy.checkpoint_io) is TorchCheckpointIO:
             self.strategy.checkpoint_io = AtomicCheckpointIO()

@@ -57,10 +57,17 @@ def test_task_configs_log_to_wandb_in_their_run_folder(config):
     assert logger._wandb_init["project"] == "lit" and not logger._log_model
 
 
-def test_a_logger_named_on_the_command_line_replaces_wandb_and_false_turns_logging_off(tmp_path):
+def test_the_wandb_logger_takes_settings_from_the_command_line_and_gives_way_to_another_or_none(tmp_path):
+    sums = ["--config", "configs/embedded/sums.yaml"]
+    disabled = cli_main([*sums, "--trainer.logger.init_args.mode", "disabled",
+                         "--trainer.logger.init_args.log_model", "true"], run=False).trainer.logger  # fmt: skip
+    assert isinstance(disabled, WandbLogger) and disabled.wandb_mode == "disabled" and disabled._log_model
+    assert disabled.save_dir == "runs/embedded_sums"
+    own_folder = cli_main([*sums, "--trainer.logger.init_args.save_dir", str(tmp_path)], run=False).trainer.logger
+    assert own_folder.save_dir == str(tmp_path) and own_folder._wandb_init["group"] == tmp_path.name
     csv = ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(tmp_path)]
-    assert type(cli_main(["--config", "configs/embedded/sums.yaml", *csv], run=False).trainer.logger) is CSVLogger
-    assert cli_main(["--config", "configs/embedded/sums.yaml", "--trainer.logger", "false"], run=False).trainer.logger is None
+    assert type(cli_main([*sums, *csv], run=False).trainer.logger) is CSVLogger
+    assert cli_main([*sums, "--trainer.logger", "false"], run=False).trainer.logger is None
 
 
 def test_reference_recipe_on_mistral_7b_has_4718592_trainable_lora_parameters():
