@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Literal
+from typing import Literal, Optional, Sequence
 
 from datamodules.prompt_completion import PromptCompletionDataModule
 from datamodules.sums.metric import SumMAE, sum_error
@@ -35,19 +35,36 @@ def prompt_for(target: int) -> str:
     return f"{target} es igual a"
 
 
+def composed_prompt_for(target: int, rng: random.Random) -> str:
+    """"A más B es igual a" or "A más B más C es igual a" with numbers >= 1 summing to `target`: the
+    phrasing the reference experiment never trained on and failed on ("20 más 23 es igual a")."""
+    parts = 3 if target >= 3 and rng.random() < 0.5 else 2
+    cuts = sorted(rng.sample(range(1, target), parts - 1))
+    numbers = [b - a for a, b in zip([0, *cuts], [*cuts, target])]
+    return " más ".join(str(n) for n in numbers) + " es igual a"
+
+
 def generate_sums(
-    num_examples: int, seed: int, min_target: int = 10, max_target: int = 50, addends: Addends = "random"
-) -> list[dict]:
-    """Seeded, reproducible examples with targets uniform in [min_target, max_target]."""
+    num_examples: int, seed: int, min_target: int = 10, max_target: int = 50, addends: Addends = "random",
+    targets: Optional[Sequence[int]] = None, composed_fraction: float = 0.0,
+) -> list[dict]:  # fmt: skip
+    """Seeded, reproducible examples with targets uniform in [min_target, max_target], or in `targets`;
+    a `composed_fraction` of them asks for its target as a sum of two or three numbers."""
     rng = random.Random(seed)
+    pool = list(targets) if targets is not None else list(range(min_target, max_target + 1))
     examples = []
     for _ in range(num_examples):
-        target = rng.randint(min_target, max_target)
-        examples.append(
-            {"prompt": prompt_for(target), "completion": write_sum(make_addends(target, rng, addends)),
-             "reference": str(target)}
-        )  # fmt: skip
+        target = rng.choice(pool) if targets is not None else rng.randint(min_target, max_target)
+        composed = composed_fraction > 0 and target >= 2 and rng.random() < composed_fraction
+        prompt = composed_prompt_for(target, rng) if composed else prompt_for(target)
+        completion = write_sum(make_addends(target, rng, addends))
+        examples.append({"prompt": prompt, "completion": completion, "reference": str(target)})
     return examples
+
+
+def held_out_targets(min_target: int, max_target: int, every: int) -> list[int]:
+    """Every `every`-th target of the range, the last of each run: 10..50 and 5 give 14, 19, ..., 49."""
+    return [t for t in range(min_target, max_target + 1) if (t - min_target) % every == every - 1]
 
 
 def to_mistral_text(example: dict) -> dict:
@@ -59,14 +76,25 @@ def to_mistral_text(example: dict) -> dict:
 class SumsDataModule(PromptCompletionDataModule):
     """Spanish arithmetic (the reference experiment's Mistral task), scored by the MAE of the generated sum.
 
+    With `held_out_every`, every that-many-th target of the range is never trained on: `val` and
+    `test` ask only for those (generalization to unseen sums), `val_seen` for training targets in
+    fresh draws (recall); with `composed_fraction` too, training also holds composed prompts
+    ("20 más 23 es igual a") and `val_composed` asks for held-out targets that way. Each set logs
+    its own metrics. `python -m lit data sums --split NAME` writes any of them as a config draws it.
+
     Args:
         num_examples: generated training examples (the reference experiment used 600).
-        num_val_examples: generated validation examples.
+        num_val_examples: generated examples in each validation set.
         num_test_examples: generated test examples.
-        seed: training data seed; validation and test use other seeds from the same generator.
+        seed: training data seed; the evaluation sets use other seeds from the same generator.
         min_target: smallest target.
         max_target: largest target.
-        addends: how generated completions split the target (see `make_addends`); the reference experiment's is "random".
+        addends: how generated completions split the target (see `make_addends`); the reference
+            experiment's is "random".
+        held_out_every: hold out every this-many-th target (`held_out_targets`); 0: none, and `val`
+            and `test` draw from the training targets as the reference experiment did.
+        composed_fraction: the share of training examples (and all of `val_composed`) whose prompt
+            is a sum of two or three numbers.
         **kwargs: see `PromptCompletionDataModule`.
     """
 
@@ -79,20 +107,45 @@ class SumsDataModule(PromptCompletionDataModule):
         min_target: int = 10,
         max_target: int = 50,
         addends: Addends = "random",
+        held_out_every: int = 0,
+        composed_fraction: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if min_target < 1 or max_target < min_target:
             raise ValueError(f"need 1 <= min_target <= max_target, got {min_target}..{max_target}")
-        self.sizes = {"train": num_examples, "val": num_val_examples, "test": num_test_examples}
+        if held_out_every < 0 or held_out_every == 1:
+            raise ValueError(f"held_out_every must be 0 (none) or >= 2, got {held_out_every}")
+        if not 0.0 <= composed_fraction <= 1.0:
+            raise ValueError(f"composed_fraction must be in [0, 1], got {composed_fraction}")
         self.seed = seed
         self.target_range = (min_target, max_target)
         self.addends = addends
+        self.composed_fraction = composed_fraction
+        targets = range(min_target, max_target + 1)
+        self.unseen = held_out_targets(min_target, max_target, held_out_every) if held_out_every else None
+        self.seen = [t for t in targets if t not in set(self.unseen)] if self.unseen else None
+        validate = ["val"]
+        if self.unseen:
+            validate += ["val_seen"] + (["val_composed"] if composed_fraction > 0 else [])
+        self.eval_sets = {"validate": validate, "test": ["test"]}
+        self.sizes = {"train": num_examples, "test": num_test_examples}
+        self.sizes.update({name: num_val_examples for name in validate})
+
+    # split -> (seed offset, targets, composed fraction); distinct seeds keep the sets independent.
+    def _draw(self, split: str) -> tuple[int, Optional[list[int]], float]:
+        return {
+            "train": (0, self.seen, self.composed_fraction),
+            "val": (1_000_003, self.unseen, 0.0),
+            "val_seen": (1_500_007, self.seen, 0.0),
+            "val_composed": (1_700_009, self.unseen, 1.0),
+            "test": (2_000_003, self.unseen, 0.0),
+        }[split]
 
     def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
-        # Distinct seeds per split keep the held-out sets independent of the training draw.
-        offset = {"train": 0, "val": 1_000_003, "test": 2_000_003}[split]
-        return generate_sums(self.sizes[split], self.seed + offset, *self.target_range, self.addends)
+        offset, targets, composed = self._draw(split)
+        size, seed = self.sizes[split], self.seed + offset
+        return generate_sums(size, seed, *self.target_range, self.addends, targets, composed)
 
     def reference(self, example: dict) -> str:
         return example.get("reference") or str(target_of(example["prompt"]))
