@@ -139,6 +139,8 @@ def run_lit(options) -> None:
         "--trainer.callbacks", "[]",
         "--trainer.precision", options.precision, "--trainer.accelerator", options.device,
         "--trainer.default_root_dir", options.workdir,
+        # The baseline's clipping (the Trainer's default max norm 1.0), so both do the same work.
+        "--trainer.gradient_clip_val", str(options.clip),
         "--trainer.callbacks+=runs.LitStepTimer", "--trainer.callbacks.warmup", str(options.warmup),
         "--trainer.callbacks.steps", str(options.steps), "--trainer.callbacks.out", options.out,
         *options.lit_args,
@@ -212,6 +214,9 @@ def baseline_parts(options, config: dict):
         seed=config.get("seed_everything", 0), report_to=[], save_strategy="no", disable_tqdm=True,
         dataloader_num_workers=0, use_cpu=options.device == "cpu",
         bf16=options.precision.startswith("bf16"), fp16=options.precision.startswith("16"),
+        max_grad_norm=options.clip,
+        # Its own best one-line setting: length-grouped batches (`group_by_length` before transformers 5).
+        train_sampling_strategy=options.sampling,
     )  # fmt: skip
     return model, peft_config, tokenizer, items, training
 
@@ -297,14 +302,23 @@ def run_generate(options) -> None:
         model.merge_lora_for_generation = False
         return texts, model.generated_tokens - before
 
+    beams = int(model_args.get("num_beams", 1))
+
+    def batched_beams() -> tuple[list[str], int]:  # the config's beam width, as its validation decodes
+        model.num_beams = beams
+        try:
+            return batched()
+        finally:
+            model.num_beams = 1
+
     @torch.no_grad()
-    def batched_transformers() -> tuple[list[str], int]:  # what CausalLM.generate did before: rows run to the last EOS
+    def batched_transformers(num_beams: int = 1) -> tuple[list[str], int]:  # rows run to the batch's last EOS
         model.model.eval()
         texts, tokens = [], 0
         for ids, mask in batches(size):
             new = model.model.generate(
                 input_ids=ids, attention_mask=mask, max_new_tokens=model.max_new_tokens, do_sample=False,
-                pad_token_id=tokenizer.pad_token_id, eos_token_id=eos,
+                pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, num_beams=num_beams,
             )[:, ids.shape[1] :]  # fmt: skip
             ended = (new == eos).int().cumsum(1) - (new == eos).int()
             texts += tokenizer.batch_decode(new, skip_special_tokens=True)
@@ -325,19 +339,23 @@ def run_generate(options) -> None:
             texts.append(tokenizer.decode(out, skip_special_tokens=True))
         return texts, tokens
 
+    # Each kind against its fair baseline, transformers' batched `generate` on the same batches:
+    # greedy (batched vs batched_transformers), and the config's beams (batched_beams vs beams_transformers).
     kinds = {
         "batched": batched,
-        "batched_half_batches": lambda: batched(rows=max(1, size // 2)),
-        "batched_merged": lambda: batched(merge=True),
         "batched_transformers": batched_transformers,
+        **({"batched_beams": batched_beams, "beams_transformers": lambda: batched_transformers(beams)} if beams > 1 else {}),
+        "batched_merged": lambda: batched(merge=True),
         "one_at_a_time": one_at_a_time,
     }  # fmt: skip
     torch.manual_seed(0)
     model.generate(*next(batches(2)))  # warm-up
     runs = {kind: [] for kind in kinds}
     texts = {}
-    for _ in range(options.repeats):  # interleaved
-        for kind, function in kinds.items():
+    names = list(kinds)
+    for repeat in range(options.repeats):  # interleaved, each kind taking each place in the order in turn
+        for kind in names[repeat % len(names) :] + names[: repeat % len(names)]:
+            function = kinds[kind]
             sync(device)
             start, cpu = time.perf_counter(), cpu_seconds()
             texts[kind], tokens = function()
@@ -345,12 +363,15 @@ def run_generate(options) -> None:
             seconds = time.perf_counter() - start
             runs[kind].append({"seconds": seconds, "generated_tokens": tokens, "tokens_per_s": tokens / seconds,
                                "prompts_per_s": len(items) / seconds, "cpu_per_wall_s": (cpu_seconds() - cpu) / seconds})  # fmt: skip
-    same = sum(len(set(row)) == 1 for row in zip(*texts.values()))
+    greedy = [texts[kind] for kind in ("batched", "batched_transformers", "batched_merged", "one_at_a_time")]
+    same = sum(len(set(row)) == 1 for row in zip(*greedy))
+    same_beams = sum(a == b for a, b in zip(texts["batched_beams"], texts["beams_transformers"])) if beams > 1 else None
     score = getattr(datamodule, "score", None)
     result = {
         "prompts": len(items), "eval_set": name, "eval_batch_size": size, "max_new_tokens": model.max_new_tokens,
         "adapter": options.adapter if model.init_weights else None, "runs": runs,
-        "same_text_fraction": same / len(items),
+        "same_text_fraction": same / len(items), "num_beams": beams,
+        "same_text_fraction_beams": None if same_beams is None else same_beams / len(items),
         "accuracy": sum(score(t, i["reference"]) for t, i in zip(texts["batched"], items)) / len(items) if score else None,
         **peak_memory(device),
     }  # fmt: skip
@@ -371,6 +392,9 @@ def main() -> None:
     parser.add_argument("--precision", default="32-true")
     parser.add_argument("--save_adapter", help="lit: save the trained adapter here")
     parser.add_argument("--adapter", help="generate: an adapter-only checkpoint to load")
+    parser.add_argument("--clip", type=float, default=1.0, help="gradient clipping max norm, lit and baselines")
+    parser.add_argument("--sampling", default="group_by_length", choices=["group_by_length", "random"],
+                        help="hf/trl: the Trainer's train_sampling_strategy")  # fmt: skip
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)  # after `--`: extra `lit fit` arguments
     options = parser.parse_args(argv[:split])
