@@ -232,7 +232,7 @@ def markdown(results: dict) -> str:
         beams = gen.get("num_beams", 1)
         labels = {
             "batched": f"this project, greedy, batches of {size} (`CausalLM.generate`: ended rows leave the batch)",
-            "batched_transformers": f"`transformers` `generate`, greedy, the same batches (rows run to the batch's last EOS)",
+            "batched_transformers": "`transformers` `generate`, greedy, the same batches (rows run to the batch's last EOS)",
             "batched_beams": f"this project, {beams} beams, the same batches (the config's validation decoding)",
             "beams_transformers": f"`transformers` `generate`, {beams} beams, the same batches",
             "batched_merged": "this project, greedy, LoRA merged into copies of the base weights (`merge_lora_for_generation`)",
