@@ -22,8 +22,8 @@ from typing import Callable, Optional
 import torch
 
 GIB = 2**30
-# Measured peaks above the resident memory stayed within 2x the sums below (docs/reliability.md); the margin
-# covers allocator slack (freed blocks the allocator keeps, fragmentation after training).
+# Measured rises above the resident memory reached 1.6x the sums below (docs/reliability.md: 25 prompts
+# x 4 beams from `validate`); the margin covers such allocator slack.
 SAFETY = 2.0
 
 
