@@ -159,9 +159,9 @@ def last_checkpoint_path(trainer) -> Path:
 def find_last_checkpoint(trainer) -> Optional[Path]:
     """The newest `last*.ckpt` in this run's folders, for `--ckpt_path last`.
 
-    Lightning looks only in the folder of the current logger version; with a versioned logger (the
-    configs' CSVLogger: runs/NAME/lightning_logs/version_N/checkpoints) a new run gets a new, empty
-    folder and would silently start from scratch. This also looks in the earlier versions' folders.
+    Lightning looks only in the folder of the current logger version; a logger gives each run a new,
+    empty folder (W&B: runs/NAME/lit/RUN_ID/checkpoints; CSVLogger: .../version_N/checkpoints), so a
+    resume would silently start from scratch. This also looks in the earlier runs' folders.
     """
     roots = {Path(trainer.default_root_dir)}
     roots |= {Path(logger.save_dir) for logger in trainer.loggers if getattr(logger, "save_dir", None)}
