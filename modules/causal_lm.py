@@ -9,18 +9,15 @@ from typing import Any, Optional
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.utilities import rank_zero_info
 from torch.nn.modules.module import _IncompatibleKeys
 from torchmetrics import MeanMetric
 
 from modules.adapter_checkpoint import adapter_mismatch, load_adapter, read_init_weights
-from modules.eval_memory import generation_bytes, loss_bytes, plan_rows
-from modules.generation import beam_generate, generate_in_chunks, greedy_generate
-from modules.generation_log import keep_samples, log_generations
-from modules.hardware import precision_dtype, resolve_dtype
+from modules.eval_memory import EvalPlanner
+from modules.evaluation import Evaluation
+from modules.hardware import resolve_dtype
 from modules.lora_dropout import use_fast_dropout
-from modules.loss import IGNORE_INDEX, loss_at_positions, trained_positions
-from modules.merged_lora import merged_lora
+from modules.loss import loss_at_positions
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.non_finite import NonFiniteGuard
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
@@ -29,7 +26,7 @@ from modules.task import DEFAULT_TASK, task_of
 from modules.tokenizer import load_tokenizer
 
 
-class CausalLM(L.LightningModule):
+class CausalLM(Evaluation, L.LightningModule):
     """Fine-tunes any `AutoModelForCausalLM` (Mistral, GPT-2, Llama-family), optionally 4-bit + LoRA.
 
     Args:
@@ -120,7 +117,7 @@ class CausalLM(L.LightningModule):
         self.guard = NonFiniteGuard(finite_check)
         self.merge_lora_for_generation = merge_lora_for_generation
         self.eval_memory_gib = eval_memory_gib
-        self._announced_plans: set[tuple] = set()  # each evaluation plan is said once
+        self.planner = EvalPlanner()  # the loss and generation of an evaluation batch within eval_memory_gib
         self.samples: dict[str, list[dict]] = {}  # per evaluation set: the logged generations
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
@@ -229,128 +226,6 @@ class CausalLM(L.LightningModule):
             # Only at the steps the logger writes: a float logged is a host-to-device copy (a sync).
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
-
-    def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
-        self._eval_step(batch, self.eval_sets["validate"][dataloader_idx])
-
-    def test_step(self, batch, batch_idx, dataloader_idx: int = 0):
-        self._eval_step(batch, self.eval_sets["test"][dataloader_idx])
-
-    def _eval_step(self, batch, name: str) -> None:
-        # Weighted by label tokens, so the epoch's loss (and perplexity) is a true per-token mean.
-        tokens = (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
-        self.losses[name].update(self._eval_loss(batch), weight=tokens)
-        if name in self.metrics and "prompt_ids" in batch:
-            new = self._generate_ids(batch["prompt_ids"], batch["prompt_mask"])
-            self.hit_limit[name].update((new != self.tokenizer.eos_token_id).all(1).float())
-            completions = self.tokenizer.batch_decode(new, skip_special_tokens=True)
-            self.metrics[name].update(completions, batch["references"])
-            score = task_of(self.trainer.datamodule).score
-            keep_samples(self.samples.setdefault(name, []), self.log_generations, batch, completions, score)
-
-    def on_validation_epoch_start(self) -> None:
-        self._reset_metrics(self.eval_sets["validate"])
-
-    def on_test_epoch_start(self) -> None:
-        self._reset_metrics(self.eval_sets["test"])
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_metrics(self.eval_sets["validate"])
-
-    def on_test_epoch_end(self) -> None:
-        self._log_metrics(self.eval_sets["test"])
-
-    def _reset_metrics(self, names: list[str]) -> None:
-        # At the start, not the end: states then belong to this loop's grad mode. A `validate`
-        # (inference mode) before `fit` (no_grad) would otherwise leave inference tensors behind.
-        for name in names:
-            for group in (self.losses, self.hit_limit, self.metrics):
-                if name in group:
-                    group[name].reset()
-            self.samples.pop(name, None)
-
-    def _log_metrics(self, names: list[str]) -> None:
-        for name in names:
-            if name in self.losses and self.losses[name].update_count:
-                loss = self.losses[name].compute()  # reduces across processes
-                self.log_dict({f"{name}/loss": loss, f"{name}/ppl": loss.exp()}, prog_bar=True, add_dataloader_idx=False)
-            if name in self.metrics:
-                values = self.metrics[name].compute()  # reduces across processes
-                if self.hit_limit[name].update_count:
-                    values["hit_limit"] = self.hit_limit[name].compute()
-                self.log_dict({f"{name}/{k}": v for k, v in values.items()}, prog_bar=True, add_dataloader_idx=False)
-        if self.trainer.is_global_zero and not self.trainer.sanity_checking:
-            for name in names:
-                if self.samples.get(name):
-                    log_generations(self.trainer, f"{name}/generations", self.samples[name])
-
-    # ---------------------------------------------------------------- generation
-    @torch.no_grad()
-    def generate(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[str]:
-        """The new text for left-padded prompts: greedy (`greedy_generate`) or beam search (`num_beams`)."""
-        return self.tokenizer.batch_decode(self._generate_ids(prompt_ids, prompt_mask), skip_special_tokens=True)
-
-    @torch.no_grad()
-    def _generate_ids(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
-        """The new tokens (EOS included, pads after it) for left-padded prompts."""
-        was_training = self.model.training
-        self.model.eval()
-        eos, pad, beams = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id, self.num_beams
-
-        def generate(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            args = (self.model, ids, mask, self.max_new_tokens, eos, pad)
-            return greedy_generate(*args) if beams == 1 else beam_generate(*args, num_beams=beams)
-
-        plan = self._plan_generation(prompt_ids)
-        with merged_lora(self.model, enabled=self.merge_lora_for_generation):
-            new = generate_in_chunks(generate, prompt_ids, prompt_mask, plan.chunk, pad)
-        self.model.train(was_training)
-        ended = (new == eos).int().cumsum(1)  # up to and including the first EOS
-        self.generated_tokens += int(((ended - (new == eos).int()) == 0).sum())
-        return new
-
-    def _itemsize(self) -> int:
-        """Bytes per activation: 2 under bf16/fp16 compute, else the dense weights' dtype."""
-        precision = precision_dtype(self.trainer.precision) if self._trainer is not None else None
-        if precision in (torch.bfloat16, torch.float16):
-            return 2
-        return self.model.get_input_embeddings().weight.element_size()
-
-    def _plan(self, what: str, rows: int, bytes_for, device: torch.device):
-        """How many rows one call takes within the memory budget (`plan_rows`), said once per plan."""
-        plan = plan_rows(rows, bytes_for, device, self.eval_memory_gib)
-        key = (what.split(" of ")[0], plan.rows, plan.chunk)  # the figures said are the first such batch's
-        if key not in self._announced_plans:
-            self._announced_plans.add(key)
-            rank_zero_info(f"lit: {plan.describe(what)}")
-        return plan
-
-    def _plan_generation(self, prompt_ids: torch.Tensor):
-        rows, length, beams = len(prompt_ids), prompt_ids.shape[1], self.num_beams
-        itemsize, config = self._itemsize(), self.model.config
-        what = f"generation of {rows} prompts x {beams} beam(s) x up to {length + self.max_new_tokens} tokens"
-        return self._plan(what, rows, lambda n: generation_bytes(config, n, beams, length, self.max_new_tokens, itemsize),
-                          prompt_ids.device)  # fmt: skip
-
-    def _eval_loss(self, batch) -> torch.Tensor:
-        """The batch's mean loss over trained tokens, on as many rows at a time as the budget allows."""
-        labels = batch["labels"]
-        rows, length = labels.shape
-        positions = batch.get("logit_positions") if self.trained_logits_only else None
-        kept = len(positions) if positions is not None else length
-        itemsize, config = self._itemsize(), self.model.config
-        what = f"loss of {rows} sequences x {length} tokens"
-        plan = self._plan(what, rows, lambda n: loss_bytes(config, n, length, kept, itemsize), labels.device)
-        if plan.calls == 1:
-            return self._loss(batch)
-        total = labels.new_zeros((), dtype=torch.float32)
-        for start in range(0, rows, plan.chunk):
-            part = {key: batch[key][start : start + plan.chunk] for key in ("input_ids", "attention_mask", "labels")}
-            part["pads_right"] = batch.get("pads_right")
-            if positions is not None:
-                part["logit_positions"] = trained_positions(part["labels"])
-            total = total + self._loss(part).float() * (part["labels"][:, 1:] != IGNORE_INDEX).sum()
-        return total / (labels[:, 1:] != IGNORE_INDEX).sum()
 
     def predict_step(self, batch, batch_idx):
         completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])

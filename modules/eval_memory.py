@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 
 GIB = 2**30
 # Measured rises above the resident memory reached 1.6x the sums below (docs/reliability.md: 25 prompts
@@ -117,3 +118,33 @@ def plan_rows(
     calls = -(-rows // fits)
     chunk = -(-rows // calls)  # even calls: 100 rows that fit 40 at a time run as 34 + 33 + 33
     return RowPlan(rows, chunk, bytes_for(chunk), budget, available)
+
+
+class EvalPlanner:
+    """Plans each evaluation batch's loss and generation within the budget, and says each plan once
+    (per kind, batch size and split: the figures said are those of the first such batch)."""
+
+    def __init__(self) -> None:
+        self.said: set[tuple] = set()
+
+    def plan(self, what: str, rows: int, bytes_for: Callable[[int], int], device: torch.device,
+             budget_gib: Optional[float]) -> RowPlan:  # fmt: skip
+        plan = plan_rows(rows, bytes_for, device, budget_gib)
+        key = (what.split(" of ")[0], plan.rows, plan.chunk)
+        if key not in self.said:
+            self.said.add(key)
+            rank_zero_info(f"lit: {plan.describe(what)}")
+        return plan
+
+    def generation(self, config, prompt_ids: torch.Tensor, beams: int, new_tokens: int, itemsize: int,
+                   budget_gib: Optional[float]) -> RowPlan:  # fmt: skip
+        rows, length = prompt_ids.shape
+        what = f"generation of {rows} prompts x {beams} beam(s) x up to {length + new_tokens} tokens"
+        return self.plan(what, rows, lambda n: generation_bytes(config, n, beams, length, new_tokens, itemsize),
+                         prompt_ids.device, budget_gib)  # fmt: skip
+
+    def loss(self, config, labels: torch.Tensor, positions: int, itemsize: int, budget_gib: Optional[float]) -> RowPlan:
+        rows, length = labels.shape
+        what = f"loss of {rows} sequences x {length} tokens"
+        return self.plan(what, rows, lambda n: loss_bytes(config, n, length, positions, itemsize), labels.device,
+                         budget_gib)  # fmt: skip

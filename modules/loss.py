@@ -9,7 +9,7 @@ cross-entropy over trained tokens.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -40,3 +40,17 @@ def loss_at_positions(
     targets = labels[:, positions + 1]
     # Upcast as transformers' own loss does: bf16 logits lose precision in the softmax.
     return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX)
+
+
+def loss_in_row_pieces(loss: Callable[[dict], torch.Tensor], batch: dict, rows: int, with_positions: bool) -> torch.Tensor:
+    """`loss(batch)`, the mean over trained tokens, computed on `rows` rows at a time: the pieces'
+    token-weighted mean, so the same value at a fraction of the logits' memory."""
+    labels = batch["labels"]
+    total = labels.new_zeros((), dtype=torch.float32)
+    for start in range(0, len(labels), rows):
+        part = {key: batch[key][start : start + rows] for key in ("input_ids", "attention_mask", "labels")}
+        part["pads_right"] = batch.get("pads_right")
+        if with_positions:  # each piece's own positions: fewer logits still
+            part["logit_positions"] = trained_positions(part["labels"])
+        total = total + loss(part).float() * (part["labels"][:, 1:] != IGNORE_INDEX).sum()
+    return total / (labels[:, 1:] != IGNORE_INDEX).sum()

@@ -60,4 +60,4 @@ def test_the_evaluation_loss_in_pieces_equals_the_loss_of_the_whole_batch():
     module.eval_memory_gib = sum(sizes) / 2 / GIB
     pieces = module._eval_loss(batch)
     torch.testing.assert_close(pieces, whole, rtol=1e-5, atol=1e-6)
-    assert ("loss", 8, 3) in module._announced_plans
+    assert ("loss", 8, 3) in module.planner.said
