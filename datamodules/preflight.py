@@ -3,8 +3,11 @@
 Run by the prompt-completion data module when `fit` sets up (the Java corpus only shows a block):
 one rendered, tokenized example with its label mask; one BOS at the start; a trained EOS ending
 every completion and nothing after it; no completion cut away by `max_length` (cut examples are
-counted, an entirely cut completion is an error); no empty completion to train on. Each error names
-the example's source and line.
+counted, an entirely cut completion is an error); no empty completion to train on. Conversations
+are checked turn by turn: every trained assistant turn ends with the template's end-of-turn token,
+which must be the EOS generation stops at, trained; no system prompt among the trained tokens; an
+assistant turn in every training and evaluation conversation; references the configured metrics
+can score. Each error names the example's source and line.
 """
 
 from __future__ import annotations
@@ -41,11 +44,18 @@ def leading_bos(input_ids: list[int], tokenizer) -> int:
 
 
 def check_items(items: list[dict], split: str, tokenizer, max_length: int, train: bool) -> None:
-    """Raise DataError on examples that cannot train as meant; warn about examples cut short."""
+    """Raise DataError on examples that cannot train as meant; warn about examples cut short.
+
+    Each item's `spans` are its trained token ranges (the completion, or each trained assistant turn).
+    """
     eos, total = tokenizer.eos_token_id, len(items)
-    cut_away = [i for i in items if i["truncated"] and len(i["prompt_ids"]) >= max_length]
+    unanswered = [i for i in items if not i["spans"]]
+    if unanswered:
+        raise DataError(f"{_named(unanswered, total, split)}: the conversation has no assistant turn to "
+                        f"{'train on' if train else 'score'}")  # fmt: skip
+    cut_away = [i for i in items if i["truncated"] and i["spans"][0][0] >= max_length]
     if cut_away:
-        longest = max(len(i["prompt_ids"]) for i in cut_away)
+        longest = max(i["spans"][0][0] for i in cut_away)
         raise DataError(
             f"{_named(cut_away, total, split)}: the prompt alone is up to {longest} tokens, so "
             f"max_length={max_length} cuts away the whole completion; "
@@ -65,14 +75,20 @@ def check_items(items: list[dict], split: str, tokenizer, max_length: int, train
                 f"{_named(missing, total, split)}: do not start with the BOS token {tokenizer.bos_token!r} "
                 "that this tokenizer's model expects"
             )
+    check_turn_ends(items, split, tokenizer, max_length)
     bad_end, inner_eos, empty = [], [], []
     for item in items:
-        trained = [t for t in item["labels"] if t != IGNORE_INDEX]
+        labels, trained = item["labels"], [t for t in item["labels"] if t != IGNORE_INDEX]
         if not item["truncated"] and (not trained or trained[-1] != eos or item["input_ids"][-1] != eos):
             bad_end.append(item)
-        if eos in trained[:-1] or (item["truncated"] and eos in trained):
-            inner_eos.append(item)
-        if train and trained in ([], [eos]):
+        for start, end in item["spans"]:
+            if start >= max_length:
+                break
+            # An EOS inside a span, before its own last token (cut off by max_length: anywhere), is inner.
+            if eos in (labels[start:max_length] if end > max_length else labels[start : end - 1]):
+                inner_eos.append(item)
+                break
+        if train and any(labels[a:b] == [eos] for a, b in item["spans"] if b <= max_length):
             empty.append(item)
     if bad_end:
         raise DataError(
@@ -87,7 +103,41 @@ def check_items(items: list[dict], split: str, tokenizer, max_length: int, train
         )
     if empty:
         raise DataError(f"{_named(empty, total, split)}: empty completion, nothing to train on but the EOS")
+    system = [i for i in items if i.get("system_trained")]
+    if system:
+        raise DataError(f"{_named(system, total, split)}: the system prompt is among the trained tokens; "
+                        "the chat template writes it inside an assistant turn")  # fmt: skip
     warn_cut(items, split, max_length)
+
+
+def check_turn_ends(items: list[dict], split: str, tokenizer, max_length: int) -> None:
+    """Every conversation's trained assistant turns end with the EOS token, the one generation stops at."""
+    eos = tokenizer.eos_token_id
+    for item in items:
+        if "messages" not in item:
+            continue
+        for number, (start, end) in enumerate(item["spans"], start=1):
+            if end > max_length:
+                break
+            last = item["input_ids"][end - 1]
+            if last != eos:
+                ends = tokenizer.decode(item["input_ids"][max(start, end - 3) : end])
+                raise DataError(
+                    f"{item['where']}: trained assistant turn {number} of the {split} conversation ends with "
+                    f"{ends!r}, not with the EOS token {tokenizer.eos_token!r} that generation stops at: the "
+                    "chat template's end-of-turn token must be the tokenizer's EOS (set `eos_token` in the "
+                    "model's tokenizer_config.json to the template's end-of-turn token)"
+                )
+
+
+def check_references(items: list[dict], split: str, named_metrics) -> None:
+    """Every evaluation example has a reference the configured metrics can score."""
+    if named_metrics is None:
+        return
+    for item in items:
+        problems = named_metrics.reference_problems(item["reference"])
+        if problems:
+            raise DataError(f"{item['where']}: the {split} example's {problems[0]}")
 
 
 def warn_cut(items: list[dict], split: str, max_length: int) -> None:
@@ -133,13 +183,22 @@ def describe(item: dict, tokenizer, split: str, index: int, total: int) -> str:
     )
 
 
-def preflight(datamodule, splits: list[str]) -> None:
-    """Check every split `fit` uses, show the first training example and a summary; errors stop here."""
+def check_all(datamodule, splits: list[str]) -> None:
+    """Every check on every split `fit` uses; the first problem raises DataError."""
     tokenizer, max_length = datamodule.tokenizer, datamodule.max_length
     for split in splits:
         check_items(datamodule.datasets[split], split, tokenizer, max_length, train=split == "train")
+        if split != "train":
+            check_references(datamodule.datasets[split], split, getattr(datamodule, "named_metrics", None))
     train = datamodule.datasets["train"]
     check_batch(datamodule.collate(train[: datamodule.batch_size]), tokenizer)
+
+
+def preflight(datamodule, splits: list[str]) -> None:
+    """Check every split `fit` uses, show the first training example and a summary; errors stop here."""
+    check_all(datamodule, splits)
+    tokenizer, max_length = datamodule.tokenizer, datamodule.max_length
+    train = datamodule.datasets["train"]
     rank_zero_info(describe(train[0], tokenizer, "train", 0, len(train)))
     sizes = ", ".join(f"{len(datamodule.datasets[s])} {s}" for s in splits)
     longest = max(i["length"] for s in splits for i in datamodule.datasets[s])

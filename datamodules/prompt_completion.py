@@ -1,22 +1,27 @@
-"""The shared data module for prompt -> completion tasks: render, tokenize, mask, batch.
+"""The shared data module for prompt -> completion and chat tasks: read, render, tokenize, mask, batch.
 
 A task subclass supplies its examples (`generate_examples`) and the evaluation hooks of the task
-contract (`modules.task.Task`: evaluation sets, metric, per-example score, reference); everything
-about prompts, labels and padding lives here.
+contract (`modules.task.Task`: evaluation sets, its own metric and per-example score, reference);
+everything about formats, prompts, conversations, labels and padding lives here, and so do the
+metrics a config names (`metrics`), added to the task's own.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from pathlib import Path
+from typing import Any, Optional, Union
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from datamodules.chat import AssistantTurns, TemplateError, tokenize_conversation
 from datamodules.distributed import eval_sampler
+from datamodules.formats import Columns, DataFormat, read_examples
 from datamodules.length_grouped import LengthGroupedSampler
+from datamodules.metrics import MetricSpec, NamedMetrics
 from datamodules.preflight import preflight, warn_cut
-from datamodules.records import DataError, read_examples
+from datamodules.records import DataError
 from datamodules.resumable import ResumableLoader, default_seed
 from modules.loss import IGNORE_INDEX, trained_positions
 from modules.task import Task
@@ -24,23 +29,40 @@ from modules.tokenizer import load_tokenizer
 
 
 class PromptCompletionDataModule(L.LightningDataModule, Task):
-    """Prompt -> completion data with the loss on the completion only.
+    """Prompt -> completion data with the loss on the completion, or conversations with the loss on
+    the assistant turns (`datamodules.chat`); files in any format of `datamodules.formats`.
 
     Args:
         tokenizer: the model source whose tokenizer renders the data; linked from `model.model`.
-        train_file: training data (JSONL, local data file or `datasets` name); None generates it.
-        val_file: validation data; None generates it.
+        train_file: training data: JSONL, JSON, CSV, Parquet, a `save_to_disk` folder or a
+            `datasets` name ("org/name:split"); None generates it.
+        val_file: validation data; None generates it. Its examples' last assistant turn (or
+            completion) is the reference generations are scored against.
         test_file: test data; None generates it.
-        predict_file: JSONL with `prompt` and optional `reference`, read by `predict`.
+        predict_file: prompts for `predict`: prompt/completion records (the completion optional) or
+            conversations, which `predict` continues with an assistant turn.
         batch_size: training batch size.
         eval_batch_size: batch size for validation/test/predict generation; None uses batch_size.
         max_length: longest tokenized example; longer ones are cut from the end, with a warning (an
             example whose whole completion would be cut is an error).
-        chat_template: render prompts with the tokenizer's chat template; None uses it when present.
+        chat_template: render prompts with the tokenizer's chat template; None uses it when present; a
+            string is a Jinja chat template (or a `.jinja` file) to use instead of the tokenizer's.
+            Conversations always need one.
         num_workers: DataLoader workers.
         trust_remote_code: allow tokenizer code from the hub; linked from `model.trust_remote_code`.
         group_by_length: batch training examples of similar length together (less padding, in an
             order fixed by the seed: `LengthGroupedSampler`); False draws batches uniformly at random.
+        data_format: the records' format (`datamodules.formats`): "auto" reads it from each file's
+            first record; "messages", "sharegpt", "alpaca", "prompt_completion" or "text" insist.
+        prompt_column: the field holding the prompt (prompt/completion data).
+        completion_column: the field holding the completion.
+        messages_column: the field holding a conversation's turns (role/content or ShareGPT's
+            from/value); None: "messages" or "conversations".
+        assistant_turns: which assistant turns of a conversation train: "all", or only the "last".
+        metrics: metrics on the generated text of every evaluation set, beside the task's own
+            (`datamodules.metrics`): built-in names ("exact_match", "chrf", ...), a built-in with
+            settings ({name: regex_match, pattern: ...}), or a class_path to a torchmetrics Metric
+            or a scoring function `(prediction, reference) -> float`.
     """
 
     def __init__(
@@ -53,10 +75,16 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         batch_size: int = 8,
         eval_batch_size: Optional[int] = None,
         max_length: int = 256,
-        chat_template: Optional[bool] = None,
+        chat_template: Optional[Union[bool, str]] = None,
         num_workers: int = 0,
         trust_remote_code: bool = False,
         group_by_length: bool = True,
+        data_format: DataFormat = "auto",
+        prompt_column: str = "prompt",
+        completion_column: str = "completion",
+        messages_column: Optional[str] = None,
+        assistant_turns: AssistantTurns = "all",
+        metrics: Optional[list[Union[str, dict[str, Any]]]] = None,
     ):
         super().__init__()
         self.save_hyperparameters()  # recorded in checkpoints: `lit export` rebuilds the data from them
@@ -69,6 +97,13 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         self.num_workers = num_workers
         self.trust_remote_code = trust_remote_code
         self.group_by_length = group_by_length
+        self.data_format = data_format
+        self.columns = Columns(prompt_column, completion_column, messages_column)
+        if assistant_turns not in ("all", "last"):
+            raise ValueError(f"assistant_turns must be 'all' or 'last', got {assistant_turns!r}")
+        self.assistant_turns = assistant_turns
+        self.metric_specs = [MetricSpec.parse(spec) for spec in metrics or []]  # bad names fail here
+        self.named_metrics = NamedMetrics(self.metric_specs) if self.metric_specs else None
         self.tokenizer = None
         self.datasets: dict[str, list[dict]] = {}
         self.checked = False  # the pre-flight runs once, at the first `fit` setup
@@ -78,10 +113,36 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         """Examples for a split that has no file; tasks without a generator need files."""
         raise DataError(f"{type(self).__name__} has no generator: set `{split}_file`")
 
+    def task_metric(self):
+        """The task's own metric (a torchmetrics Metric on generated texts and references), or None."""
+        return None
+
+    def task_score(self, completion: str, reference: str) -> Optional[float]:
+        """One generation's score by the task's own measure, or None."""
+        return None
+
+    def build_metric(self):
+        """The task's metric and the configured `metrics`, as one Metric that logs all their keys."""
+        own = self.task_metric()
+        return own if self.named_metrics is None else self.named_metrics.build(own)
+
+    def score(self, completion: str, reference: str):
+        """The task's score, or with configured `metrics` a dict of every metric's score of this generation."""
+        own = self.task_score(completion, reference)
+        if self.named_metrics is None:
+            return own
+        return {**({"score": own} if own is not None else {}), **self.named_metrics.scores(completion, reference)}
+
     # ---------------------------------------------------------------- rendering
-    def setup(self, stage: str) -> None:
+    def prepare_split(self, split: str) -> list[dict]:
+        """A split's tokenized examples, read (or generated) and tokenized once."""
         if self.tokenizer is None:
             self.tokenizer = load_tokenizer(self.tokenizer_source, trust_remote_code=self.trust_remote_code)
+        if split not in self.datasets:
+            self.datasets[split] = self.tokenize_all(self.load_examples(split), split)
+        return self.datasets[split]
+
+    def setup(self, stage: str) -> None:
         splits = {
             "fit": ["train", *self.eval_sets["validate"]],
             "validate": self.eval_sets["validate"],
@@ -90,7 +151,7 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         }[stage]
         for split in splits:
             if split not in self.datasets:
-                self.datasets[split] = self.tokenize_all(self.load_examples(split), split)
+                self.prepare_split(split)
                 if stage != "fit":  # fit's splits get the whole pre-flight below
                     warn_cut(self.datasets[split], split, self.max_length)
         if stage == "fit" and not self.checked:
@@ -101,16 +162,29 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         source = self.files.get(split)
         if source is None:
             if split == "predict":
-                raise DataError("predict needs `data.predict_file`: JSONL with `prompt` (and `reference`)")
+                raise DataError("predict needs `data.predict_file`: records with `prompt` (and `reference`), "
+                                "or conversations (`messages`) to continue")  # fmt: skip
             examples = self.generate_examples(split, epoch)
         else:
-            examples = read_examples(source, split="validation" if split == "val" else split)
+            split_name = "validation" if split == "val" else split
+            examples = read_examples(source, split_name, self.data_format, self.columns)
         if not examples:
             raise DataError(f"The {split} set is empty")
         return examples
 
     @property
+    def template_text(self) -> Optional[str]:
+        """The configured Jinja chat template, or None: the tokenizer's."""
+        if not isinstance(self.chat_template, str):
+            return None
+        if self.chat_template.endswith(".jinja"):
+            return Path(self.chat_template).expanduser().read_text(encoding="utf-8")
+        return self.chat_template
+
+    @property
     def uses_chat_template(self) -> bool:
+        if isinstance(self.chat_template, str):
+            return True
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
         if self.chat_template and not has_template:
             raise ValueError(f"chat_template is on but tokenizer {self.tokenizer_source!r} has none")
@@ -120,7 +194,9 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         """The text the model sees before its answer, special tokens included."""
         if self.uses_chat_template:
             messages = [{"role": "user", "content": prompt}]
-            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            return self.tokenizer.apply_chat_template(
+                messages, chat_template=self.template_text, add_generation_prompt=True, tokenize=False
+            )
         # The reference experiment's raw format; a BOS only where the tokenizer has one distinct from EOS (not GPT-2).
         tok = self.tokenizer
         bos = tok.bos_token if tok.bos_token and tok.bos_token != tok.eos_token else ""
@@ -131,7 +207,10 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def tokenize(self, example: dict) -> dict:
-        """Token ids with labels masked on the prompt and a trained EOS ending the completion."""
+        """Token ids with labels masked on the prompt and a trained EOS ending the completion; a
+        conversation's trained spans are its assistant turns (`tokenize_chat`)."""
+        if "messages" in example:
+            return self.tokenize_chat(example)
         prompt_text = self.render_prompt(example["prompt"])
         prompt_ids = self._encode(prompt_text)
         completion = example["completion"]
@@ -157,6 +236,38 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
             "truncated": len(input_ids) > self.max_length,
             "length": len(input_ids),
             "where": example.get("where", "generated"),
+            "spans": [(len(prompt_ids), len(input_ids))],  # the trained tokens
+        }
+
+    def tokenize_chat(self, example: dict) -> dict:
+        """A conversation: trained assistant turns (`assistant_turns`), the last one's answer the reference."""
+        where = example.get("where", "generated")
+        if not self.uses_chat_template:
+            raise DataError(
+                f"{where}: a conversation needs a chat template, and tokenizer {self.tokenizer_source!r} has "
+                "none (or chat_template is off): set data.init_args.chat_template to a Jinja template"
+            )
+        messages = example["messages"]
+        try:
+            out = tokenize_conversation(self.tokenizer, messages, self.assistant_turns, self.template_text)
+        except TemplateError as error:
+            raise TemplateError(f"{where}: {error}") from None
+        answer = messages[-1]["content"] if messages[-1]["role"] == "assistant" else None
+        user = next((m["content"] for m in reversed(out["context"]) if m["role"] == "user"), "")
+        shown = {"prompt": user, "completion": answer, "reference": example.get("reference")}
+        input_ids, labels = out["input_ids"], out["labels"]
+        return {
+            "input_ids": input_ids[: self.max_length],
+            "labels": labels[: self.max_length],
+            "prompt_ids": out["prompt_ids"],
+            "prompt": user,  # what logs and predictions show as the prompt: the last user turn
+            "messages": out["context"],
+            "system_trained": out.get("system_trained", False),
+            "reference": self.reference(shown) if answer is not None or shown["reference"] else None,
+            "truncated": len(input_ids) > self.max_length,
+            "length": len(input_ids),
+            "where": where,
+            "spans": out["spans"],
         }
 
     def tokenize_all(self, examples: list[dict], split: str) -> list[dict]:
@@ -187,6 +298,8 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
             "prompts": [i["prompt"] for i in items],
             "references": [i["reference"] for i in items],
         }
+        if any("messages" in i for i in items):  # conversations: `predict` continues them
+            batch["messages"] = [i.get("messages") for i in items]
         batch["logit_positions"] = trained_positions(batch["labels"])  # where the model needs logits
         batch["pads_right"] = True  # training sequences: the causal mask alone keeps pads unseen
         return batch

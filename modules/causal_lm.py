@@ -231,8 +231,12 @@ class CausalLM(Evaluation, L.LightningModule):
         completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])
         task = task_of(self.trainer.datamodule)
         rows = []
-        for prompt, completion, reference in zip(batch["prompts"], completions, batch["references"]):
+        conversations = batch.get("messages") or [None] * len(completions)
+        for prompt, completion, reference, messages in zip(batch["prompts"], completions, batch["references"],
+                                                           conversations):  # fmt: skip
             row = {"prompt": prompt, "completion": completion, "reference": reference}
+            if messages is not None:  # a conversation, continued with the generated assistant turn
+                row = {"messages": [*messages, {"role": "assistant", "content": completion}], **row}
             score = task.score(completion, reference) if reference is not None else None
             if score is not None:
                 row["score"] = score

@@ -33,10 +33,17 @@ def log_generations(trainer, key: str, rows: list[dict]) -> None:
     step = trainer.global_step
     for logger in trainer.loggers:
         if hasattr(logger, "log_table"):
-            logger.log_table(key=key, columns=COLUMNS, data=[[r[c] for c in COLUMNS] for r in rows], step=step)
+            logger.log_table(key=key, columns=COLUMNS, data=[[_cell(r[c]) for c in COLUMNS] for r in rows], step=step)
         folder = run_directory(logger)
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
             with open(folder / "generations.jsonl", "a", encoding="utf-8") as f:
                 for row in rows:
                     f.write(json.dumps({"step": step, "set": key.split("/")[0], **row}, ensure_ascii=False) + "\n")
+
+
+def _cell(value):
+    """A table cell: several metrics' scores of one generation as one text ("exact_match 1, chrf 0.83")."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v:.3g}" for k, v in value.items())
+    return value

@@ -7,7 +7,9 @@ other LightningDataModule gets the defaults: a `val` and a `test` set, scored by
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
+
+Score = Union[float, dict[str, float], None]
 
 
 class Task:
@@ -16,11 +18,13 @@ class Task:
     eval_sets: dict[str, list[str]] = {"validate": ["val"], "test": ["test"]}
 
     def build_metric(self):
-        """A torchmetrics Metric updated with (generated texts, references), or None: loss only."""
+        """A torchmetrics Metric (or MetricCollection) updated with (generated texts, references) whose
+        `compute` gives a value or a dict of them, each logged as `<set>/<key>`; None: loss only."""
         return None
 
-    def score(self, completion: str, reference: str) -> Optional[float]:
-        """One generation's score, shown beside it in the logged samples and `predict`'s output."""
+    def score(self, completion: str, reference: str) -> Score:
+        """One generation's score, or a dict of scores by metric, shown beside it in the logged samples
+        and `predict`'s output."""
         return None
 
     def reference(self, example: dict) -> Optional[str]:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from datamodules.records import read_examples
+from datamodules.formats import read_examples
 from datamodules.sums.data import generate_sums
 from datamodules.sums.spanish import read_sum, target_of
 from lit.cli import cli_main

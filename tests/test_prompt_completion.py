@@ -2,7 +2,8 @@
 
 import pytest
 
-from datamodules.records import DataError, read_examples
+from datamodules.formats import read_examples
+from datamodules.records import DataError
 from datamodules.sums.data import SumsDataModule
 from datamodules.sums.spanish import target_of
 from tests.helpers import TINY_MISTRAL
@@ -20,7 +21,7 @@ def test_reads_a_datasets_source(tmp_path):
     path = tmp_path / "sums.csv"
     path.write_text("prompt,completion\n12 es igual a,nueve más tres\n", encoding="utf-8")
     assert read_examples(str(path)) == [
-        {"prompt": "12 es igual a", "completion": "nueve más tres", "reference": None, "where": f"{path}[0]"}
+        {"prompt": "12 es igual a", "completion": "nueve más tres", "reference": None, "where": f"{path}:2"}
     ]
 
 

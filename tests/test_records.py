@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from datamodules.records import DataError, read_examples
+from datamodules.formats import read_examples
+from datamodules.records import DataError
 from datamodules.sums import SumsDataModule, generate_sums, to_mistral_text
 from tests.helpers import GOOD_EXAMPLE, TINY_MISTRAL, write_jsonl
 
@@ -66,5 +67,5 @@ def test_malformed_and_unknown_records_name_the_file_and_line(tmp_path):
         read_examples(str(bad))
     wrong = tmp_path / "wrong.jsonl"
     wrong.write_text('{"question": "1"}\n', encoding="utf-8")
-    with pytest.raises(DataError, match=r"wrong\.jsonl:1: record has neither 'prompt' nor 'text'"):
+    with pytest.raises(DataError, match=r"wrong\.jsonl:1: the record fits no format \(keys: \['question'\]\)"):
         read_examples(str(wrong))  # (non-UTF-8 and truncated files: the test above)

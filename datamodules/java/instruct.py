@@ -297,8 +297,8 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         # The reference experiment's format; a model whose tokenizer opens text with a BOS (Llama, Mistral) gets it here too.
         return (self.tokenizer.bos_token if tokenizer_adds_bos(self.tokenizer) else "") + prompt + "\n"
 
-    def build_metric(self):
+    def task_metric(self):
         return JavaMetrics(compile_check=self.compile_check)
 
-    def score(self, completion: str, reference: str) -> float:
+    def task_score(self, completion: str, reference: str) -> float:
         return float(normalize_code(completion) == normalize_code(reference))

@@ -150,8 +150,8 @@ class SumsDataModule(PromptCompletionDataModule):
     def reference(self, example: dict) -> str:
         return example.get("reference") or str(target_of(example["prompt"]))
 
-    def build_metric(self):
+    def task_metric(self):
         return SumMAE()
 
-    def score(self, completion: str, reference: str) -> float:
+    def task_score(self, completion: str, reference: str) -> float:
         return sum_error(completion, reference)

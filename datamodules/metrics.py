@@ -1,0 +1,285 @@
+"""Metrics on generated text named in a config, for any data: built-in, torchmetrics', or a user's own.
+
+    metrics:
+      - exact_match                      # a built-in by name
+      - {name: regex_match, pattern: "#### (-?\\d+)", key: answer}   # with settings; logged as val/answer
+      - class_path: my_package.scores.f1 # a function (prediction, reference) -> float, averaged
+      - class_path: torchmetrics.text.WordErrorRate   # a torchmetrics Metric on (predictions, references)
+        key: wer
+
+Built-ins (`BUILT_INS`): `exact_match` (equal after stripping the ends), `normalized_exact_match`
+(equal after `normalize`: case, accents, punctuation and spacing ignored), `contains` (the
+normalized reference appears in the normalized output), `number_error` (absolute error of the first
+number in the output against the first in the reference; an output with none counts as 0, and
+`number_found` logs how often there was one), `regex_match` (the pattern's group in the output equals
+the reference, or the same group of the reference where the pattern matches it), and torchmetrics'
+text metrics `chrf` (chrF, 0..1; strings under 6 characters cannot reach 1), `bleu` (corpus BLEU-4,
+`n_gram`/`smooth` settable) and `edit_distance` (mean character edits).
+
+Every metric is a torchmetrics Metric (states reduce across processes); each also scores one
+generation (`NamedMetrics.scores`), which `predict` and the logged samples show beside it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Union
+
+import torch
+from torchmetrics import Metric, MetricCollection
+from torchmetrics.functional.text import bleu_score, chrf_score, edit_distance
+from torchmetrics.text import BLEUScore, CHRFScore, EditDistance
+
+
+def normalize(text: str) -> str:
+    """Lower case, no accents, punctuation as spaces, runs of spaces as one: "¡Sí, Señor!" -> "si senor"."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+    return " ".join("".join(c if c.isalnum() else " " for c in plain).split())
+
+
+NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+
+
+def first_number(text: str) -> Optional[float]:
+    """The first number written with digits: "about 1,234.5 km" -> 1234.5; None if there is none."""
+    match = NUMBER.search(text)
+    return None if match is None else float(match.group().replace(",", ""))
+
+
+def exact_match(prediction: str, reference: str) -> float:
+    return float(prediction.strip() == reference.strip())
+
+
+def normalized_exact_match(prediction: str, reference: str) -> float:
+    return float(normalize(prediction) == normalize(reference))
+
+
+def contains(prediction: str, reference: str) -> float:
+    wanted = normalize(reference)
+    return float(bool(wanted) and f" {wanted} " in f" {normalize(prediction)} ")  # whole words only
+
+
+class MeanScore(Metric):
+    """The mean of a per-example score `fn(prediction, reference)` over every generation."""
+
+    full_state_update = False
+
+    def __init__(self, fn: Callable[[str, str], float], **kwargs):
+        super().__init__(**kwargs)
+        self.fn = fn
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, predictions: list[str], references: list[str]) -> None:
+        for prediction, reference in zip(predictions, references, strict=True):
+            self.total += float(self.fn(prediction, reference))
+            self.count += 1
+
+    def compute(self) -> torch.Tensor:
+        return (self.total / self.count.clamp(min=1)).float()
+
+    def example_score(self, prediction: str, reference: str) -> float:
+        return float(self.fn(prediction, reference))
+
+
+class NumberError(Metric):
+    """`number_error`: |first number of the output - first number of the reference|, 0 standing in
+    for an output without one; `number_found`: the share of outputs with a number."""
+
+    full_state_update = False
+
+    def __init__(self, key: str = "number_error", **kwargs):
+        super().__init__(**kwargs)
+        self.key = key
+        for name, dtype in (("error", torch.float64), ("found", torch.long), ("count", torch.long)):
+            self.add_state(name, default=torch.tensor(0, dtype=dtype), dist_reduce_fx="sum")
+
+    @staticmethod
+    def reference_problem(reference: str) -> Optional[str]:
+        return None if first_number(reference) is not None else "has no number written with digits"
+
+    def example_score(self, prediction: str, reference: str) -> float:
+        return abs((first_number(prediction) or 0.0) - first_number(reference))
+
+    def update(self, predictions: list[str], references: list[str]) -> None:
+        for prediction, reference in zip(predictions, references, strict=True):
+            self.error += self.example_score(prediction, reference)
+            self.found += int(first_number(prediction) is not None)
+            self.count += 1
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        count = self.count.clamp(min=1)
+        found_key = self.key.replace("error", "found") if "error" in self.key else f"{self.key}_found"
+        return {self.key: (self.error / count).float(), found_key: self.found.float() / count}
+
+
+class RegexMatch(MeanScore):
+    """`regex_match`: the pattern's `group` in the output equals the reference, or the same group of
+    the reference where the pattern matches it ("#### 42" answers); no match in the output scores 0.
+
+    Args:
+        pattern: a Python regular expression, searched (not matched from the start).
+        group: the group to compare (0: the whole match).
+        ignore_case: search and compare without regard to case.
+    """
+
+    def __init__(self, pattern: str, group: int = 1, ignore_case: bool = False, **kwargs):
+        self.regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+        if group > self.regex.groups:
+            raise ValueError(f"regex_match: pattern {pattern!r} has {self.regex.groups} group(s), not group {group}")
+        self.group, self.ignore_case = group, ignore_case
+        super().__init__(self._score, **kwargs)
+
+    def _extract(self, text: str) -> Optional[str]:
+        match = self.regex.search(text)
+        return None if match is None or match.group(self.group) is None else match.group(self.group).strip()
+
+    def _score(self, prediction: str, reference: str) -> float:
+        found, wanted = self._extract(prediction), self._extract(reference) or reference.strip()
+        if found is None:
+            return 0.0
+        return float(found.lower() == wanted.lower() if self.ignore_case else found == wanted)
+
+
+class ChrF(CHRFScore):
+    """torchmetrics' chrF on one reference per output (0..1)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._settings = kwargs
+
+    def update(self, predictions: list[str], references: list[str]) -> None:
+        super().update(predictions, [[r] for r in references])
+
+    def example_score(self, prediction: str, reference: str) -> float:
+        return float(chrf_score([prediction], [[reference]], **self._settings))
+
+
+class Bleu(BLEUScore):
+    """torchmetrics' corpus BLEU on one reference per output (0..1); per example, sentence BLEU."""
+
+    def __init__(self, n_gram: int = 4, smooth: bool = False, **kwargs):
+        super().__init__(n_gram=n_gram, smooth=smooth, **kwargs)
+        self._settings = {"n_gram": n_gram, "smooth": smooth}
+
+    def update(self, predictions: list[str], references: list[str]) -> None:
+        super().update(predictions, [[r] for r in references])
+
+    def example_score(self, prediction: str, reference: str) -> float:
+        return float(bleu_score([prediction], [[reference]], **self._settings))
+
+
+class EditDistanceMean(EditDistance):
+    """torchmetrics' character edit distance, the mean over outputs."""
+
+    def example_score(self, prediction: str, reference: str) -> float:
+        return float(edit_distance([prediction], [reference]))
+
+
+BUILT_INS: dict[str, Callable[..., Metric]] = {
+    "exact_match": lambda **kw: MeanScore(exact_match, **kw),
+    "normalized_exact_match": lambda **kw: MeanScore(normalized_exact_match, **kw),
+    "contains": lambda **kw: MeanScore(contains, **kw),
+    "number_error": NumberError,
+    "regex_match": RegexMatch,
+    "chrf": ChrF,
+    "bleu": Bleu,
+    "edit_distance": EditDistanceMean,
+}
+
+
+def _import(path: str):
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ValueError(f"metrics: cannot import {path!r}: {error}") from None
+
+
+@dataclass
+class MetricSpec:
+    """One entry of `metrics`: what to build and the key it logs under."""
+
+    key: str
+    make: Callable[[], Metric]
+    settings: dict = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, spec: Union[str, dict[str, Any]]) -> "MetricSpec":
+        if isinstance(spec, str):
+            spec = {"name": spec}
+        spec = dict(spec)
+        key = spec.pop("key", None)
+        if "class_path" in spec:
+            target, settings = _import(spec.pop("class_path")), dict(spec.pop("init_args", None) or {})
+            if spec:
+                raise ValueError(f"metrics: unknown setting(s) {sorted(spec)} beside class_path (use init_args)")
+            if isinstance(target, type) and issubclass(target, Metric):
+                return cls(key or _snake(target.__name__), functools.partial(target, **settings), settings)
+            if callable(target):  # a scoring function (prediction, reference) -> float
+                fn = functools.partial(target, **settings) if settings else target
+                return cls(key or getattr(target, "__name__", "score"), functools.partial(MeanScore, fn), settings)
+            raise ValueError(f"metrics: {target!r} is neither a torchmetrics Metric nor a scoring function")
+        name = spec.pop("name", None)
+        if name not in BUILT_INS:
+            raise ValueError(f"metrics: unknown metric {name!r}; built-in: {', '.join(BUILT_INS)}, or a class_path")
+        if name == "number_error":
+            spec.setdefault("key", key or name)
+        return cls(key or name, functools.partial(BUILT_INS[name], **spec), spec)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def example_score(metric: Metric, prediction: str, reference: str) -> Union[float, dict[str, float]]:
+    """One generation's score by `metric`: its own `example_score`, else the metric of that one example."""
+    if hasattr(metric, "example_score"):
+        return metric.example_score(prediction, reference)
+    single = metric.clone()
+    single.reset()
+    single.update([prediction], [reference])
+    value = single.compute()
+    return {k: float(v) for k, v in value.items()} if isinstance(value, dict) else float(value)
+
+
+class NamedMetrics:
+    """The configured metrics: a Metric that logs them all (with the task's own), and per-example scores."""
+
+    def __init__(self, specs: list[MetricSpec]):
+        keys = [s.key for s in specs]
+        if len(set(keys)) < len(keys):
+            raise ValueError(f"metrics: two metrics log under the same key ({keys}); set `key` on one")
+        self.specs = specs
+        self.scorers = [(s.key, s.make()) for s in specs]  # built once: the per-example scores
+
+    def build(self, own: Optional[Metric] = None) -> MetricCollection:
+        metrics = {spec.key: spec.make() for spec in self.specs}
+        if own is not None:
+            metrics = {"task": own, **metrics}
+        return MetricCollection(metrics, compute_groups=False)
+
+    def scores(self, prediction: str, reference: Optional[str]) -> dict[str, float]:
+        if reference is None:
+            return {}
+        out = {}
+        for key, metric in self.scorers:
+            value = example_score(metric, prediction, reference)
+            out.update(value if isinstance(value, dict) else {key: value})
+        return out
+
+    def reference_problems(self, reference: Optional[str]) -> list[str]:
+        """Why a reference cannot be scored by some metric (None: no reference at all)."""
+        if reference is None:
+            return ["no reference (a last assistant turn, a completion or `reference`) to score generations against"]
+        problems = []
+        for key, metric in self.scorers:
+            check = getattr(metric, "reference_problem", None)
+            problem = check(reference) if check else None
+            if problem:
+                problems.append(f"its reference {reference[:40]!r} {problem} (metric {key})")
+        return problems
