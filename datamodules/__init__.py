@@ -3,6 +3,7 @@ prompt -> completion base. Imports run one way: `lit/` -> `datamodules/` -> `mod
 
 from datamodules.java import JavaCorpusDataModule, JavaInstructDataModule
 from datamodules.prompt_completion import PromptCompletionDataModule
-from datamodules.sums import SumsDataModule
+from datamodules.sums import SumsChatDataModule, SumsDataModule
 
-__all__ = ["JavaCorpusDataModule", "JavaInstructDataModule", "PromptCompletionDataModule", "SumsDataModule"]
+__all__ = ["JavaCorpusDataModule", "JavaInstructDataModule", "PromptCompletionDataModule", "SumsChatDataModule",
+           "SumsDataModule"]

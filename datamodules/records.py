@@ -171,6 +171,8 @@ def _iter_dataset(name: str, split: str, data_files: Optional[str] = None, label
             raise DataError(f"Could not load dataset {label!r} (split {split!r}): {error}") from error
         except Exception as error:  # datasets raises many types; all mean "cannot read this source"
             raise DataError(f"Could not load dataset {label!r} (split {split!r}): {error}") from error
+    if not data_files and ":" not in label:  # name the split read: "org/data:validation[3]"
+        label = f"{label}:{candidate}"
     for index, record in enumerate(dataset):
         yield dict(record), f"{label}[{index}]"
 

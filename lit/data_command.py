@@ -1,4 +1,5 @@
-"""`python -m lit data TASK ...`: write a task's generated dataset to JSONL."""
+"""`python -m lit data TASK ...`: write a task's generated dataset to JSONL; `python -m lit data
+inspect --config FILE`: show what training on a config's data will see (`lit.data_inspect`)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,14 @@ def config_split(config: str, split: str) -> list[dict]:
 
 
 def data_main(args: list[str]) -> None:
+    if args and args[0] == "inspect":  # its other arguments are the fit command's: parsed by LightningCLI
+        from lit.data_inspect import inspect_main
+
+        inspect_main(args[1:])
+        return
     parser = argparse.ArgumentParser(prog="python -m lit data", description=__doc__)
     tasks = parser.add_subparsers(dest="task", required=True)
+    tasks.add_parser("inspect", help="show a config's examples as rendered, trained tokens marked (--config FILE)")
     sums = tasks.add_parser("sums", help="the Spanish sums task")
     sums.add_argument("--num-examples", type=int, default=600)
     sums.add_argument("--seed", type=int, default=0)

@@ -45,3 +45,9 @@ class SumMAE(Metric):
 def sum_error(completion: str, reference) -> float:
     """The per-example score SumMAE averages: absolute error of the generated sum."""
     return float(abs(int(reference) - read_sum(completion)[0]))
+
+
+def words_sum_error(prediction: str, reference: str) -> float:
+    """|sum of the reference's number words - sum of the prediction's| (`read_sum`; unparseable: 0):
+    a scoring function a config names as a metric (`class_path: datamodules.sums.metric.words_sum_error`)."""
+    return float(abs(read_sum(reference)[0] - read_sum(prediction)[0]))

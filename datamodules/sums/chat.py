@@ -1,0 +1,71 @@
+"""The sums task as conversations: a system prompt, then one to `max_turns` sums asked and answered.
+
+    system:    Escribe cada número como una suma de números del uno al nueve, en palabras.
+    user:      12 es igual a
+    assistant: nueve más tres
+    user:      33 es igual a
+    assistant: nueve más nueve más nueve más seis
+
+Every assistant turn trains (the data module's `assistant_turns`); evaluation generates the last
+one, given the turns before it, and scores it with the metrics the config names against that turn
+as written (`words_sum_error` reads both as sums).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Optional
+
+from datamodules.sums.data import SumsDataModule, generate_sums
+
+SYSTEM_PROMPT = "Escribe cada número como una suma de números del uno al nueve, en palabras."
+
+
+def to_conversations(examples: list[dict], max_turns: int, seed: int, system_prompt: Optional[str]) -> list[dict]:
+    """Consecutive examples grouped into conversations of 1..max_turns turns (the count drawn with `seed`)."""
+    rng, conversations, start = random.Random(seed), [], 0
+    while start < len(examples):
+        turns = examples[start : start + rng.randint(1, max_turns)]
+        start += len(turns)
+        messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        for example in turns:
+            messages += [{"role": "user", "content": example["prompt"]},
+                         {"role": "assistant", "content": example["completion"]}]  # fmt: skip
+        conversations.append({"messages": messages, "reference": None})
+    return conversations
+
+
+class SumsChatDataModule(SumsDataModule):
+    """Spanish sums as multi-turn conversations with a system prompt; scored by the configured `metrics`.
+
+    `num_examples`, `num_val_examples` and `num_test_examples` count conversations; each set draws
+    its sums as `SumsDataModule` does (targets, addends, held-out targets).
+
+    Args:
+        max_turns: the most sums one conversation asks (each conversation draws 1..max_turns).
+        system_prompt: the system turn opening every conversation; None: no system turn.
+        **kwargs: see `SumsDataModule` and `PromptCompletionDataModule` (`metrics`, `assistant_turns`).
+    """
+
+    def __init__(self, max_turns: int = 3, system_prompt: Optional[str] = SYSTEM_PROMPT, **kwargs):
+        super().__init__(**kwargs)
+        if max_turns < 1:
+            raise ValueError(f"max_turns must be >= 1, got {max_turns}")
+        self.max_turns = max_turns
+        self.system_prompt = system_prompt
+
+    def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
+        offset, targets, composed = self._draw(split)
+        size, seed = self.sizes[split], self.seed + offset
+        # Enough sums for `size` conversations of up to max_turns turns; the grouping keeps the first `size`.
+        sums = generate_sums(size * self.max_turns, seed, *self.target_range, self.addends, targets, composed)
+        return to_conversations(sums, self.max_turns, seed, self.system_prompt)[:size]
+
+    def reference(self, example: dict) -> Optional[str]:
+        return example.get("reference") or example.get("completion") or None  # the last answer as written
+
+    def task_metric(self):
+        return None  # the config's `metrics` score conversations: the words, not only their sum
+
+    def task_score(self, completion: str, reference: str) -> None:
+        return None
