@@ -236,6 +236,20 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def _keys_of(metric: Metric) -> set[str]:
+    """The keys a metric's `compute` gives (computed on a fresh copy, before any update)."""
+    import warnings
+
+    probe = metric.clone()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "compute was called before update"
+        try:
+            value = probe.compute()
+        except Exception:  # a metric that cannot compute empty: its keys are found at the first validation
+            return set()
+    return set(value) if isinstance(value, dict) else set()
+
+
 def example_score(metric: Metric, prediction: str, reference: str) -> Union[float, dict[str, float]]:
     """One generation's score by `metric`: its own `example_score`, else the metric of that one example."""
     if hasattr(metric, "example_score"):
@@ -260,6 +274,9 @@ class NamedMetrics:
     def build(self, own: Optional[Metric] = None) -> MetricCollection:
         metrics = {spec.key: spec.make() for spec in self.specs}
         if own is not None:
+            taken = set(metrics) & _keys_of(own)
+            if taken:  # torchmetrics would rename the task's keys (`task_mae`), and a monitored key would vanish
+                raise ValueError(f"metrics: key(s) {sorted(taken)} are the task's own metric's; set another `key`")
             metrics = {"task": own, **metrics}
         return MetricCollection(metrics, compute_groups=False)
 
@@ -281,5 +298,5 @@ class NamedMetrics:
             check = getattr(metric, "reference_problem", None)
             problem = check(reference) if check else None
             if problem:
-                problems.append(f"its reference {reference[:40]!r} {problem} (metric {key})")
+                problems.append(f"reference {reference[:40]!r} {problem} (metric {key})")
         return problems

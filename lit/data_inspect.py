@@ -21,15 +21,17 @@ OPEN, CLOSE = "⟦", "⟧"  # around trained text in plain output
 
 
 def runs(item: dict, tokenizer, per_token: bool = False) -> list[tuple[bool, str]]:
-    """The example's text in runs of (trained?, text); `per_token`: one run per token, "|" after each."""
+    """The example's text in runs of (trained?, text); `per_token`: "|" between the tokens of a run."""
     pieces: list[tuple[bool, list[int]]] = []
     for token, label in zip(item["input_ids"], item["labels"]):
         trained = label != IGNORE_INDEX
-        if pieces and pieces[-1][0] == trained and not per_token:
+        if pieces and pieces[-1][0] == trained:
             pieces[-1][1].append(token)
         else:
             pieces.append((trained, [token]))
-    return [(trained, tokenizer.decode(ids) + ("|" if per_token else "")) for trained, ids in pieces]
+    if per_token:
+        return [(trained, "|".join(tokenizer.decode([t]) for t in ids) + "|") for trained, ids in pieces]
+    return [(trained, tokenizer.decode(ids)) for trained, ids in pieces]
 
 
 def plain(parts: list[tuple[bool, str]]) -> str:

@@ -1,0 +1,169 @@
+"""Metrics named in a config: each built-in on good output, near misses, the empty output and junk; a
+user's own function or torchmetrics Metric; keys beside the task's own; per-example scores."""
+
+import pytest
+import torch
+from torchmetrics import Metric
+
+from datamodules.metrics import MetricSpec, NamedMetrics, first_number, normalize
+from datamodules.prompt_completion import PromptCompletionDataModule
+from datamodules.records import DataError
+from datamodules.sums import SumsDataModule
+from tests.helpers import TINY_MISTRAL, write_jsonl
+
+JUNK = "\x00\ufffd<|im_end|> 🙂 ###\n\t" * 5
+
+
+def value(spec, predictions, references):
+    """The logged value(s) of one configured metric on these generations."""
+    metric = MetricSpec.parse(spec).make()
+    metric.update(predictions, references)
+    out = metric.compute()
+    return {k: float(v) for k, v in out.items()} if isinstance(out, dict) else float(out)
+
+
+def test_normalize_and_first_number():
+    assert normalize("  ¡Sí,   Señor!  ") == "si senor" and normalize("") == ""
+    assert first_number("about 1,234.5 km and 7") == 1234.5 and first_number("-3 grados") == -3.0
+    assert first_number("tres") is None and first_number("") is None and first_number(JUNK) is None
+
+
+def test_exact_normalized_and_contains_on_hits_near_misses_empty_and_junk():
+    reference = "Nueve más tres"
+    cases = {  # output: (exact_match, normalized_exact_match, contains)
+        "Nueve más tres": (1, 1, 1),
+        "  Nueve más tres\n": (1, 1, 1),       # the ends are not the answer
+        "nueve mas tres.": (0, 1, 1),          # case, accent, punctuation: a near miss only to exact match
+        "nueve más tres más uno": (0, 0, 1),   # says more: contains still finds it
+        "nueve más tre": (0, 0, 0),            # one letter short
+        "nueve más treses": (0, 0, 0),         # contains matches whole words only
+        "": (0, 0, 0),
+        JUNK: (0, 0, 0),
+    }  # fmt: skip
+    for output, expected in cases.items():
+        got = tuple(value(name, [output], [reference]) for name in ("exact_match", "normalized_exact_match", "contains"))
+        assert got == expected, output
+    assert value("exact_match", list(cases), [reference] * len(cases)) == pytest.approx(2 / 8)  # the mean
+    assert value("contains", ["anything"], [""]) == 0.0  # an empty reference is contained nowhere
+
+
+def test_number_error_counts_a_missing_number_as_zero_and_says_how_often():
+    got = value("number_error", ["The answer is 42.", "41", "about 1,000", "", JUNK, "cuarenta y dos"],
+                ["42", "#### 42", "42", "42", "42", "42"])  # fmt: skip
+    assert got["number_error"] == pytest.approx((0 + 1 + 958 + 42 + 42 + 42) / 6)
+    assert got["number_found"] == pytest.approx(3 / 6)
+    renamed = value({"name": "number_error", "key": "answer_error"}, ["7"], ["5"])
+    assert renamed == {"answer_error": 2.0, "answer_found": 1.0}
+    assert NamedMetrics([MetricSpec.parse("number_error")]).reference_problems("cuarenta")[0].endswith(
+        "has no number written with digits (metric number_error)"
+    )
+
+
+def test_regex_match_extracts_from_output_and_reference():
+    spec = {"name": "regex_match", "pattern": r"####\s*(-?\d+)"}
+    assert value(spec, ["work... #### 42", "#### 41", "42", "", JUNK], ["#### 42"] * 5) == pytest.approx(1 / 5)
+    assert value(spec, ["so #### 42"], ["42"]) == 1.0  # a reference the pattern does not match is the answer itself
+    whole = {"name": "regex_match", "pattern": r"[a-z]+", "group": 0, "ignore_case": True}
+    assert value(whole, ["  YES, sure"], ["yes"]) == 1.0
+    with pytest.raises(ValueError, match="has 0 group"):
+        MetricSpec.parse({"name": "regex_match", "pattern": "x"}).make()
+
+
+def test_torchmetrics_text_metrics_on_hits_near_misses_empty_and_junk():
+    reference = "nueve más nueve más dos"
+    for name, perfect, worst in (("chrf", 1.0, 0.0), ("bleu", 1.0, 0.0), ("edit_distance", 0.0, len(reference))):
+        hit, near, empty = (value(name, [o], [reference]) for o in (reference, "nueve más nueve más tres", ""))
+        junk = value(name, [JUNK], [reference])
+        assert hit == pytest.approx(perfect) and empty == pytest.approx(worst), name
+        assert min(perfect, worst) <= near <= max(perfect, worst) and near != hit, name
+        assert min(perfect, worst) <= junk <= max(perfect, worst) or name == "edit_distance", name
+    assert value("edit_distance", ["nueve más nueve más tres"], [reference]) == 3.0  # "dos" -> "tres"
+    assert value({"name": "bleu", "n_gram": 2}, ["nueve más"], ["nueve más"]) == pytest.approx(1.0)
+
+
+def f1(prediction: str, reference: str) -> float:
+    """A user's scoring function: token F1."""
+    p, r = prediction.split(), reference.split()
+    common = sum(min(p.count(w), r.count(w)) for w in set(p))
+    return 0.0 if not common else 2 * common / (len(p) + len(r))
+
+
+class LengthRatio(Metric):
+    """A user's torchmetrics Metric: mean output length over reference length."""
+
+    def __init__(self, cap: float = 10.0):
+        super().__init__()
+        self.cap = cap
+        self.add_state("total", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0), dist_reduce_fx="sum")
+
+    def update(self, predictions, references):
+        for p, r in zip(predictions, references):
+            self.total += min(self.cap, len(p) / max(1, len(r)))
+            self.count += 1
+
+    def compute(self):
+        return self.total / self.count
+
+
+def test_a_users_function_and_metric_by_class_path():
+    assert value({"class_path": "tests.test_metrics.f1"}, ["a b c", ""], ["a b d", "a"]) == pytest.approx(1 / 3)
+    assert value({"class_path": "tests.test_metrics.LengthRatio", "init_args": {"cap": 2.0}}, ["aaaa", ""], ["a", "a"]) == 1.0
+    named = NamedMetrics([MetricSpec.parse({"class_path": "tests.test_metrics.LengthRatio"}),
+                          MetricSpec.parse({"class_path": "tests.test_metrics.f1", "key": "f1"})])  # fmt: skip
+    # Per example: a function scores itself; a Metric scores the one example.
+    assert named.scores("a b", "a b c d") == {"length_ratio": pytest.approx(3 / 7), "f1": pytest.approx(2 / 3)}
+    for bad, says in (("nope", "unknown metric 'nope'"), ({"class_path": "tests.nowhere.f"}, "cannot import"),
+                      ({"class_path": "tests.test_metrics.JUNK"}, "neither a torchmetrics Metric nor a scoring function"),
+                      ({"name": "chrf", "key": "x"}, None)):  # fmt: skip
+        if says is None:
+            continue
+        with pytest.raises(ValueError, match=says):
+            MetricSpec.parse(bad)
+    with pytest.raises(ValueError, match="log under the same key"):
+        NamedMetrics([MetricSpec.parse("chrf"), MetricSpec.parse({"name": "exact_match", "key": "chrf"})])
+
+
+def test_configured_metrics_log_beside_the_tasks_own_and_score_each_example():
+    data = SumsDataModule(tokenizer=TINY_MISTRAL, metrics=["exact_match", {"name": "number_error", "key": "digits"}])
+    metric = data.build_metric()
+    metric.update(["nueve más tres", "12"], ["12", "12"])
+    values = {k: float(v) for k, v in metric.compute().items()}
+    assert values == {"mae": 6.0, "exact": 0.5, "parse_rate": 0.5,  # SumMAE, the task's own
+                      "exact_match": 0.5, "digits": 6.0, "digits_found": 0.5}  # fmt: skip
+    assert data.score("nueve más tres", "12") == {"score": 0.0, "exact_match": 0.0, "digits": 12.0}
+    assert SumsDataModule(tokenizer=TINY_MISTRAL).score("nueve más tres", "12") == 0.0  # no metrics: as before
+    with pytest.raises(ValueError, match=r"key\(s\) \['exact'\] are the task's own metric's"):
+        SumsDataModule(tokenizer=TINY_MISTRAL, metrics=[{"name": "exact_match", "key": "exact"}]).build_metric()
+
+
+def test_the_preflight_refuses_references_a_metric_cannot_score(tmp_path):
+    train = write_jsonl(tmp_path / "train.jsonl", {"prompt": "How many?", "completion": "12"})
+    val = write_jsonl(tmp_path / "val.jsonl", {"prompt": "How many?", "completion": "12"},
+                      {"prompt": "How many?", "completion": "a dozen"})  # fmt: skip
+    data = PromptCompletionDataModule(tokenizer=TINY_MISTRAL, train_file=train, val_file=val, metrics=["number_error"])
+    with pytest.raises(DataError, match=rf"{val}:2: the val example's reference 'a dozen' has no number written with digits"):
+        data.setup("fit")
+
+
+OVERLAY = """
+data:
+  init_args:
+    metrics:
+      - exact_match
+      - {name: regex_match, pattern: "(\\\\d+)", key: digits}
+      - class_path: tests.test_metrics.f1
+        key: f1
+"""
+
+
+def test_metrics_named_in_yaml_are_logged_by_validation(tmp_path, one_thread):
+    from lit.cli import cli_main
+
+    (tmp_path / "metrics.yaml").write_text(OVERLAY, encoding="utf-8")
+    cli = cli_main(["fit", "--config", "configs/tiny/sums.yaml", "--config", "configs/debug.yaml",
+                    "--config", str(tmp_path / "metrics.yaml"), "--trainer.default_root_dir", str(tmp_path),
+                    "--trainer.enable_progress_bar", "false", "--model.init_args.max_new_tokens", "4"])  # fmt: skip
+    logged = set(cli.trainer.callback_metrics)
+    assert {"val/mae", "val/exact", "val/exact_match", "val/digits", "val/f1", "val/hit_limit"} <= logged
+    assert cli.datamodule.metric_specs[1].settings == {"pattern": r"(\d+)"}

@@ -1,0 +1,49 @@
+"""The sums task as conversations: a system prompt, 1..max_turns sums, the last answer scored as written."""
+
+import pytest
+
+from datamodules.sums import SumsChatDataModule, words_sum_error
+from datamodules.sums.chat import SYSTEM_PROMPT
+from datamodules.sums.spanish import read_sum, target_of
+from tests.helpers import TINY_MISTRAL
+
+
+def test_conversations_open_with_the_system_prompt_and_answer_every_sum():
+    data = SumsChatDataModule(tokenizer=TINY_MISTRAL, num_examples=40, max_turns=3, addends="greedy")
+    conversations = data.generate_examples("train")
+    assert len(conversations) == 40 and conversations == data.generate_examples("train")  # seeded
+    turns = {len(c["messages"]) // 2 for c in conversations}
+    assert turns == {1, 2, 3}
+    for conversation in conversations:
+        system, *rest = conversation["messages"]
+        assert system == {"role": "system", "content": SYSTEM_PROMPT}
+        assert [m["role"] for m in rest] == ["user", "assistant"] * (len(rest) // 2)
+        for question, answer in zip(rest[::2], rest[1::2]):
+            assert read_sum(answer["content"]) == (target_of(question["content"]), True)
+    assert data.generate_examples("val")[0] != conversations[0]  # another seed
+    plain = SumsChatDataModule(tokenizer=TINY_MISTRAL, num_examples=4, system_prompt=None).generate_examples("train")
+    assert plain[0]["messages"][0]["role"] == "user"
+    with pytest.raises(ValueError, match="max_turns must be >= 1"):
+        SumsChatDataModule(max_turns=0)
+
+
+def test_the_last_answer_is_the_reference_and_the_configured_metrics_score_it():
+    data = SumsChatDataModule(tokenizer=TINY_MISTRAL, num_examples=8, num_val_examples=4, addends="greedy",
+                              metrics=["exact_match", {"class_path": "datamodules.sums.metric.words_sum_error",
+                                                       "key": "sum_error"}])  # fmt: skip
+    data.setup("fit")
+    item = data.datasets["val"][0]
+    last = data.generate_examples("val")[0]["messages"][-1]["content"]
+    assert item["reference"] == last and len(item["spans"]) == (len(data.generate_examples("val")[0]["messages"]) - 1) // 2
+    metric = data.build_metric()
+    metric.update([last, "nueve"], [last, last])
+    values = metric.compute()
+    assert set(values) == {"exact_match", "sum_error"} and float(values["exact_match"]) == 0.5
+    assert data.score("nueve", "nueve más tres") == {"exact_match": 0.0, "sum_error": 3.0}
+
+
+def test_words_sum_error_on_hits_near_misses_empty_and_junk():
+    assert words_sum_error("nueve más tres", "nueve más tres") == 0.0
+    assert words_sum_error("tres más nueve", "nueve más tres") == 0.0  # the same sum written otherwise
+    assert words_sum_error("nueve más dos", "nueve más tres") == 1.0
+    assert words_sum_error("", "nueve más tres") == 12.0 and words_sum_error("### 🙂", "nueve más tres") == 12.0
