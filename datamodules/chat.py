@@ -17,7 +17,7 @@ in pieces cut there, so the prompt's tokens are those generation sees.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 from datamodules.records import DataError
 from modules.loss import IGNORE_INDEX
@@ -142,3 +142,31 @@ def system_trained(tokenizer, messages: list[dict], labels: list[int], spans: li
     if len(system) < 8 or any(system in answer for answer in answers):
         return False  # too short to tell apart, or the answers themselves say it
     return any(system in tokenizer.decode(labels[a:b]) for a, b in spans)
+
+
+def conversation_item(tokenizer, example: dict, turns: AssistantTurns, template: Optional[str], max_length: int,
+                      reference: Callable[[dict], Optional[str]]) -> dict:  # fmt: skip
+    """A conversation example as the data module's items: token ids and labels cut at `max_length`,
+    the generation prompt, the turns before the answer to generate, and the reference (`reference`,
+    the task's hook, given the last user turn as the prompt and the last answer as the completion)."""
+    where, messages = example.get("where", "generated"), example["messages"]
+    try:
+        out = tokenize_conversation(tokenizer, messages, turns, template)
+    except TemplateError as error:
+        raise TemplateError(f"{where}: {error}") from None
+    answer = messages[-1]["content"] if messages[-1]["role"] == "assistant" else None
+    user = next((m["content"] for m in reversed(out["context"]) if m["role"] == "user"), "")
+    shown = {"prompt": user, "completion": answer, "reference": example.get("reference")}
+    return {
+        "input_ids": out["input_ids"][:max_length],
+        "labels": out["labels"][:max_length],
+        "prompt_ids": out["prompt_ids"],
+        "prompt": user,  # what logs and predictions show as the prompt: the last user turn
+        "messages": out["context"],
+        "system_trained": out.get("system_trained", False),
+        "reference": reference(shown) if answer is not None or shown["reference"] else None,
+        "truncated": len(out["input_ids"]) > max_length,
+        "length": len(out["input_ids"]),
+        "where": where,
+        "spans": out["spans"],
+    }

@@ -8,6 +8,7 @@ metrics a config names (`metrics`), added to the task's own.
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -15,7 +16,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules.chat import AssistantTurns, TemplateError, tokenize_conversation
+from datamodules.chat import AssistantTurns, conversation_item
 from datamodules.distributed import eval_sampler
 from datamodules.formats import Columns, DataFormat, read_examples
 from datamodules.length_grouped import LengthGroupedSampler
@@ -172,7 +173,7 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
             raise DataError(f"The {split} set is empty")
         return examples
 
-    @property
+    @cached_property
     def template_text(self) -> Optional[str]:
         """The configured Jinja chat template, or None: the tokenizer's."""
         if not isinstance(self.chat_template, str):
@@ -247,28 +248,8 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
                 f"{where}: a conversation needs a chat template, and tokenizer {self.tokenizer_source!r} has "
                 "none (or chat_template is off): set data.init_args.chat_template to a Jinja template"
             )
-        messages = example["messages"]
-        try:
-            out = tokenize_conversation(self.tokenizer, messages, self.assistant_turns, self.template_text)
-        except TemplateError as error:
-            raise TemplateError(f"{where}: {error}") from None
-        answer = messages[-1]["content"] if messages[-1]["role"] == "assistant" else None
-        user = next((m["content"] for m in reversed(out["context"]) if m["role"] == "user"), "")
-        shown = {"prompt": user, "completion": answer, "reference": example.get("reference")}
-        input_ids, labels = out["input_ids"], out["labels"]
-        return {
-            "input_ids": input_ids[: self.max_length],
-            "labels": labels[: self.max_length],
-            "prompt_ids": out["prompt_ids"],
-            "prompt": user,  # what logs and predictions show as the prompt: the last user turn
-            "messages": out["context"],
-            "system_trained": out.get("system_trained", False),
-            "reference": self.reference(shown) if answer is not None or shown["reference"] else None,
-            "truncated": len(input_ids) > self.max_length,
-            "length": len(input_ids),
-            "where": where,
-            "spans": out["spans"],
-        }
+        return conversation_item(self.tokenizer, example, self.assistant_turns, self.template_text, self.max_length,
+                                 self.reference)  # fmt: skip
 
     def tokenize_all(self, examples: list[dict], split: str) -> list[dict]:
         items = []
