@@ -28,15 +28,18 @@ def trained_positions(labels: torch.Tensor) -> torch.Tensor:
 
 
 def loss_at_positions(
-    model, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor], labels: torch.Tensor, positions: torch.Tensor
+    model, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor], labels: torch.Tensor, positions: torch.Tensor,
+    position_ids: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """Mean next-token cross-entropy over trained tokens, with logits only at `positions`.
 
     Equal to `model(input_ids, attention_mask, labels=labels).loss` (tests/test_speed.py): a
     position left out has no trained next token in any row, and any model-specific logit
-    transform (soft-capping, scaling) still runs inside the model's forward.
+    transform (soft-capping, scaling) still runs inside the model's forward. `position_ids` (packed
+    rows, with no mask) restart at each example.
     """
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=positions).logits
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=positions,
+                   use_cache=False).logits  # fmt: skip
     targets = labels[:, positions + 1]
     # Upcast as transformers' own loss does: bf16 logits lose precision in the softmax.
     return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX)
