@@ -7,7 +7,7 @@ transformers.Trainer + peft with its best one-line setting (length-grouped batch
 baseline) and with its default random batches (a secondary row), and TRL's SFTTrainer where it is
 installed, all on the config's model, tokenized data, batch size, LoRA settings, optimizer and
 gradient clipping (max norm 1.0), at one precision and thread count. With `--ablations`, also
-`fit` with each speed change turned off. Then this project's batched generation against
+`fit` with each speed change turned off, and with packed batches (`packing`, opt-in). Then this project's batched generation against
 transformers' batched `generate` on the same batches, greedy and with the config's beam width
 (the headline ratios), and a one-prompt-at-a-time loop (a secondary row), the kinds taking turns
 going first, with the adapter the first `fit` trained.
@@ -38,8 +38,9 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# name -> extra `lit fit` arguments: the project with one speed change turned off.
+# name -> extra `lit fit` arguments: the project with one speed change turned off, or an opt-in one on.
 ABLATIONS = {
+    "lit, packed batches": ["--data.init_args.packing", "true"],  # opt-in: one row a batch, no padding
     "lit, random batches": ["--data.init_args.group_by_length", "false"],
     "lit, logits at all positions": ["--model.init_args.trained_logits_only", "false"],
     "lit, torch's dropout": ["--model.init_args.fast_dropout", "false"],
