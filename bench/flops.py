@@ -66,7 +66,9 @@ def matmul_peak(dtype: str, threads: int, shapes: list[tuple[int, int, int]], se
     return {"gflops": max(by_shape.values()), "by_shape": by_shape, "threads": threads}
 
 
-def peak_shapes(hidden: Optional[int] = None, intermediate: Optional[int] = None, tokens: int = 512) -> list[tuple[int, int, int]]:
+def peak_shapes(
+    hidden: Optional[int] = None, intermediate: Optional[int] = None, tokens: int = 512
+) -> list[tuple[int, int, int]]:
     """A square matmul and, given the model's sizes, one shaped like its MLP on a batch of tokens
     (what a training step multiplies; the peak is the faster of the two)."""
     shapes = [(1024, 1024, 1024)]
@@ -154,7 +156,9 @@ def training_flops_per_token(work: ModelWork, items: list[dict]) -> float:
     """Mean model FLOPs per real token of a training set (tokenized items with `input_ids`, `labels`)."""
     tokens = sum(len(item["input_ids"]) for item in items)
     # A label at position t > 0 is predicted from position t - 1: the LM head runs there.
-    flops = sum(work.training_flops(len(item["input_ids"]), sum(label != -100 for label in item["labels"][1:])) for item in items)
+    flops = sum(
+        work.training_flops(len(item["input_ids"]), sum(label != -100 for label in item["labels"][1:])) for item in items
+    )
     return flops / tokens
 
 

@@ -132,7 +132,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
     values = [v[monitor] for v in record["validations"] if v.get("during_fit") and monitor in v]
     best = (max if record["mode"] == "max" else min)(values) if values else None
     print(f"time to {monitor} {'>=' if record['mode'] == 'max' else '<='} {target}: {reached}; "
-          f"{len(values)} validations during fit, best {best}; {record.get('minutes_total')} min in all; {record['machine']}, {record['cpu']}")
+          f"{len(values)} validations during fit, best {best}; {record.get('minutes_total')} min in all; "
+          f"{record['machine']}, {record['cpu']}")
     return record
 
 

@@ -131,7 +131,8 @@ def beam_generate(
             if bool(finished.all()):
                 break
             stay = (~finished).nonzero().squeeze(1)
-            rows, running, running_scores, running_source = rows[stay], running[stay], running_scores[stay], running_source[stay]
+            rows, running, running_scores = rows[stay], running[stay], running_scores[stay]
+            running_source = running_source[stay]
             done, done_scores, done_lengths, is_done = done[stay], done_scores[stay], done_lengths[stay], is_done[stay]
         else:
             stay = torch.arange(remaining, device=device)
@@ -150,7 +151,8 @@ def _model_call(model) -> Callable:
     """`call(ids, mask, positions, cache)` -> (the logits at the last position, the cache): the
     model's forward with its cache under either of its names, the LM head at the last position only."""
     # transformers renamed `past_key_values` to `cache` within 5.x.
-    parameters = inspect.signature((model.get_base_model() if hasattr(model, "get_base_model") else model).forward).parameters
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    parameters = inspect.signature(base.forward).parameters
     cache_name = "cache" if "cache" in parameters else "past_key_values"
     extra = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}
 
