@@ -203,6 +203,9 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         (5.x `masking_utils`) reads a restart as a new sequence and masks attention to stay inside
         each example (sdpa and eager build that block-causal mask; flash-attention takes the same
         ids as variable-length sequences), so each token sees what it would see in its own row.
+        Costs to weigh (`bench/vs_hf.py --ablations` measures them): attention over the whole row,
+        masked, where rows of one example each attend within the example; and transformers' check
+        for restarts reads a device value every step (a host sync on a GPU).
         """
         input_ids, labels, positions = [], [], []
         for item in items:

@@ -17,7 +17,7 @@ from modules.eval_memory import EvalPlanner
 from modules.evaluation import Evaluation
 from modules.hardware import resolve_dtype
 from modules.lora_dropout import use_fast_dropout
-from modules.loss import loss_at_positions
+from modules.loss import loss_at_positions, packed_row_kwargs
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.non_finite import NonFiniteGuard
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
@@ -200,10 +200,8 @@ class CausalLM(Evaluation, L.LightningModule):
 
     # ---------------------------------------------------------------- training
     def forward(self, input_ids, attention_mask=None, labels=None, position_ids=None):
-        # No KV cache in training: none is needed, and transformers reads packed rows' position ids
-        # as sequence boundaries only without one.
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, position_ids=position_ids,
-                          use_cache=False)  # fmt: skip
+        packed = packed_row_kwargs(position_ids)
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **packed)
 
     def _loss(self, batch) -> torch.Tensor:
         # Where a batch is padded on the right only (the data modules say so), no real token attends
