@@ -1,8 +1,9 @@
 """One benchmark run in its own process (so its peak memory is its own): `python bench/runs.py SYSTEM ...`.
 
 Systems: `lit` (this project's `fit`, as `python -m lit fit` runs it), `hf` (transformers.Trainer +
-peft), `trl` (TRL's SFTTrainer + peft) and `generate` (this project's batched generation against a
-one-prompt-at-a-time loop). All read the same YAML config, so model, tokenized data, batch size,
+peft), `trl` (TRL's SFTTrainer + peft), `generate` (this project's batched generation against
+transformers' batched `generate` and a one-prompt-at-a-time loop) and `peak` (the machine's matmul
+peak and the config's model FLOPs per token, `bench/flops.py`). All read the same YAML config, so model, tokenized data, batch size,
 LoRA settings and optimizer are the same; precision and threads come from the command line.
 
 Timing: the clock starts after `warmup` optimizer steps and stops after `steps` more; tokens are
@@ -273,6 +274,7 @@ def run_trl(options) -> None:
 def run_generate(options) -> None:
     """This project's batched `generate` over the first evaluation set, in evaluation batches, against
     `generate` one prompt at a time; and the variants that show what each generation change brings."""
+    from bench.flops import model_work
     from modules.causal_lm import CausalLM
     from modules.peft_config import LoraArgs
 
@@ -296,15 +298,27 @@ def run_generate(options) -> None:
             batch = datamodule.collate(items[start : start + rows])
             yield batch["prompt_ids"].to(device), batch["prompt_mask"].to(device)
 
-    def batched(rows: int = size, merge: bool = False) -> tuple[list[str], int]:
+    work = model_work(model.model.config, model_args.get("lora"))
+
+    def flops(mask: torch.Tensor, new: torch.Tensor, beams: int) -> float:
+        """Model FLOPs (`bench/flops.py`) of a batch's prompts and their returned tokens (EOS included)."""
+        ended = (new == eos).int().cumsum(1) - (new == eos).int()
+        returned = (ended == 0).sum(1).tolist()
+        return sum(work.generation_flops(int(p), g, beams) for p, g in zip(mask.sum(1).tolist(), returned))
+
+    def batched(rows: int = size, merge: bool = False) -> tuple[list[str], int, float]:
         before, model.merge_lora_for_generation = model.generated_tokens, merge
-        texts = [text for ids, mask in batches(rows) for text in model.generate(ids, mask)]
+        texts, done = [], 0.0
+        for ids, mask in batches(rows):
+            new = model._generate_ids(ids, mask)  # what `model.generate` decodes
+            texts += tokenizer.batch_decode(new, skip_special_tokens=True)
+            done += flops(mask, new, model.num_beams)
         model.merge_lora_for_generation = False
-        return texts, model.generated_tokens - before
+        return texts, model.generated_tokens - before, done
 
     beams = int(model_args.get("num_beams", 1))
 
-    def batched_beams() -> tuple[list[str], int]:  # the config's beam width, as its validation decodes
+    def batched_beams() -> tuple[list[str], int, float]:  # the config's beam width, as its validation decodes
         model.num_beams = beams
         try:
             return batched()
@@ -312,9 +326,9 @@ def run_generate(options) -> None:
             model.num_beams = 1
 
     @torch.no_grad()
-    def batched_transformers(num_beams: int = 1) -> tuple[list[str], int]:  # rows run to the batch's last EOS
+    def batched_transformers(num_beams: int = 1) -> tuple[list[str], int, float]:  # rows run to the batch's last EOS
         model.model.eval()
-        texts, tokens = [], 0
+        texts, tokens, done = [], 0, 0.0
         for ids, mask in batches(size):
             new = model.model.generate(
                 input_ids=ids, attention_mask=mask, max_new_tokens=model.max_new_tokens, do_sample=False,
@@ -323,12 +337,13 @@ def run_generate(options) -> None:
             ended = (new == eos).int().cumsum(1) - (new == eos).int()
             texts += tokenizer.batch_decode(new, skip_special_tokens=True)
             tokens += int((ended == 0).sum())
-        return texts, tokens
+            done += flops(mask, new, num_beams)
+        return texts, tokens, done
 
     @torch.no_grad()
-    def one_at_a_time() -> tuple[list[str], int]:
+    def one_at_a_time() -> tuple[list[str], int, float]:
         model.model.eval()
-        texts, tokens = [], 0
+        texts, tokens, done = [], 0, 0.0
         for item in items:
             ids = torch.tensor([item["prompt_ids"]], device=device)
             out = model.model.generate(
@@ -337,7 +352,8 @@ def run_generate(options) -> None:
             )[0, ids.shape[1] :]  # fmt: skip
             tokens += len(out)  # ends at its EOS (counted), or at max_new_tokens
             texts.append(tokenizer.decode(out, skip_special_tokens=True))
-        return texts, tokens
+            done += work.generation_flops(ids.shape[1], len(out))
+        return texts, tokens, done
 
     # Each kind against its fair baseline, transformers' batched `generate` on the same batches:
     # greedy (batched vs batched_transformers), and the config's beams (batched_beams vs beams_transformers).
@@ -358,11 +374,12 @@ def run_generate(options) -> None:
             function = kinds[kind]
             sync(device)
             start, cpu = time.perf_counter(), cpu_seconds()
-            texts[kind], tokens = function()
+            texts[kind], tokens, model_flops = function()
             sync(device)
             seconds = time.perf_counter() - start
             runs[kind].append({"seconds": seconds, "generated_tokens": tokens, "tokens_per_s": tokens / seconds,
-                               "prompts_per_s": len(items) / seconds, "cpu_per_wall_s": (cpu_seconds() - cpu) / seconds})  # fmt: skip
+                               "prompts_per_s": len(items) / seconds, "cpu_per_wall_s": (cpu_seconds() - cpu) / seconds,
+                               "model_flops": model_flops, "model_gflops_per_s": model_flops / seconds / 1e9})  # fmt: skip
     greedy = [texts[kind] for kind in ("batched", "batched_transformers", "batched_merged", "one_at_a_time")]
     same = sum(len(set(row)) == 1 for row in zip(*greedy))
     same_beams = sum(a == b for a, b in zip(texts["batched_beams"], texts["beams_transformers"])) if beams > 1 else None
@@ -378,9 +395,26 @@ def run_generate(options) -> None:
     Path(options.out).write_text(json.dumps(result))
 
 
+# ------------------------------------------------------------------ the hardware's limit
+def run_peak(options) -> None:
+    """The matmul peak in fp32 and bf16 at these threads (`bench/flops.py`), and the config's model
+    FLOPs per training token (the same data for every system)."""
+    from bench.flops import matmul_peak, model_work, peak_shapes, training_flops_per_token
+
+    config = load_config(options.config)
+    model_args = config["model"]["init_args"]
+    work = model_work(model_args["model"], model_args.get("lora"))
+    shapes = peak_shapes(work.hidden, work.intermediate)
+    result = {
+        "peak": {dtype: matmul_peak(dtype, options.threads, shapes) for dtype in ("fp32", "bf16")},
+        "model_work": vars(work), "training_flops_per_token": training_flops_per_token(work, build_datamodule(config).datasets["train"]),
+    }  # fmt: skip
+    Path(options.out).write_text(json.dumps(result))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("system", choices=["lit", "hf", "trl", "generate"])
+    parser.add_argument("system", choices=["lit", "hf", "trl", "generate", "peak"])
     parser.add_argument("--config", default="configs/embedded/java_instruct.yaml")
     parser.add_argument("--out", required=True, help="JSON result file")
     parser.add_argument("--workdir", default="runs/bench")
@@ -401,7 +435,7 @@ def main() -> None:
     options.lit_args = argv[split + 1 :]
     torch.set_num_threads(options.threads)
     os.chdir(ROOT)  # configs name paths from the repository root
-    {"lit": run_lit, "hf": run_hf, "trl": run_trl, "generate": run_generate}[options.system](options)
+    {"lit": run_lit, "hf": run_hf, "trl": run_trl, "generate": run_generate, "peak": run_peak}[options.system](options)
 
 
 if __name__ == "__main__":

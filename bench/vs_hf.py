@@ -7,13 +7,15 @@ transformers.Trainer + peft with its best one-line setting (length-grouped batch
 baseline) and with its default random batches (a secondary row), and TRL's SFTTrainer where it is
 installed, all on the config's model, tokenized data, batch size, LoRA settings, optimizer and
 gradient clipping (max norm 1.0), at one precision and thread count. With `--ablations`, also
-`fit` with each speed change turned off. Then this project's batched generation against
+`fit` with each speed change turned off, and with packed batches (`packing`, opt-in). Then this project's batched generation against
 transformers' batched `generate` on the same batches, greedy and with the config's beam width
 (the headline ratios), and a one-prompt-at-a-time loop (a secondary row), the kinds taking turns
 going first, with the adapter the first `fit` trained.
 
 Reports real (non-pad) training tokens/s and peak memory (RSS on CPU, CUDA max allocated on a GPU);
-ratios are taken within this one invocation. Writes `--results` (JSON) and the table between the
+ratios are taken within this one invocation. First it measures the machine's matmul peak (fp32 and
+bf16, the same threads) and reports each training and generation row as a fraction of it (model
+FLOPs per token, `bench/flops.py`). Writes `--results` (JSON) and the table between the
 markers in `--doc`.
 """
 
@@ -31,12 +33,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# name -> extra `lit fit` arguments: the project with one speed change turned off.
+# name -> extra `lit fit` arguments: the project with one speed change turned off, or an opt-in one on.
 ABLATIONS = {
+    "lit, packed batches": ["--data.init_args.packing", "true"],  # opt-in: one row a batch, no padding
     "lit, random batches": ["--data.init_args.group_by_length", "false"],
     "lit, logits at all positions": ["--model.init_args.trained_logits_only", "false"],
     "lit, torch's dropout": ["--model.init_args.fast_dropout", "false"],
@@ -146,7 +150,9 @@ def spread(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)} if values else {}
 
 
-def summarize(runs: dict[str, list[dict]]) -> dict:
+def summarize(runs: dict[str, list[dict]], limit: Optional[dict] = None) -> dict:
+    """Per system: speed, memory and ratios to the Trainer; with `limit` (`hardware_limit`), model
+    GFLOP/s and their fraction of the machine's matmul peak."""
     summary = {}
     for name, results in runs.items():
         good = [r for r in results if "error" not in r]
@@ -159,6 +165,11 @@ def summarize(runs: dict[str, list[dict]]) -> dict:
         }
         if any("peak_cuda_gib" in r for r in good):
             summary[name]["peak_cuda_gib"] = spread([r["peak_cuda_gib"] for r in good])
+    if limit:  # model FLOPs per second and their share of the matmul peak in the compute dtype
+        for name, results in runs.items():
+            done = [r["tokens_per_s"] * limit["flops_per_token"] / 1e9 for r in results if "error" not in r]
+            summary[name]["model_gflops_per_s"] = spread(done)
+            summary[name]["fraction_of_peak"] = spread([g / limit["peak_gflops"] for g in done])
     base = runs.get("hf", [])
     for name, results in runs.items():  # per-repeat ratios: repeat i of a system against repeat i of hf
         pairs = [(r, b) for r, b in zip(results, base) if "error" not in r and "error" not in b]
@@ -174,13 +185,18 @@ GENERATION_BASELINES = {"batched": "batched_transformers", "batched_merged": "ba
                         "batched_beams": "beams_transformers"}  # fmt: skip
 
 
-def summarize_generation(result: dict) -> dict:
+def summarize_generation(result: dict, limit: Optional[dict] = None) -> dict:
     """Per kind: tokens/s, and per repeat the ratio to its fair baseline (`ratio`, the headline for
-    greedy) and to one prompt at a time (a secondary row)."""
+    greedy) and to one prompt at a time (a secondary row); with `limit`, the fraction of the matmul
+    peak its model FLOPs per second reach (`{kind}_fraction_of_peak`)."""
     if "error" in result:
         return {"error": result["error"]}
     runs = result["runs"]
     summary = {kind: spread([r["tokens_per_s"] for r in runs[kind]]) for kind in runs}
+    if limit:
+        for kind in runs:
+            summary[f"{kind}_fraction_of_peak"] = spread([r["model_gflops_per_s"] / limit["peak_gflops"] for r in runs[kind]
+                                                          if "model_gflops_per_s" in r])  # fmt: skip
 
     def ratios(kind: str, base: str) -> dict:
         return spread([k["tokens_per_s"] / b["tokens_per_s"] for k, b in zip(runs[kind], runs[base])])
@@ -192,6 +208,17 @@ def summarize_generation(result: dict) -> dict:
             summary[f"{kind}_vs_one_at_a_time"] = ratios(kind, "one_at_a_time")
     summary["ratio"] = summary["batched_vs_transformers"]
     return summary
+
+
+def hardware_limit(peak: dict, precision: str) -> Optional[dict]:
+    """From the `peak` run: the matmul peak in the precision's compute dtype and the model FLOPs per
+    training token, or None when the peak run failed."""
+    from bench.flops import compute_dtype
+
+    if "error" in peak:
+        return None
+    dtype = compute_dtype(precision)
+    return {"dtype": dtype, "peak_gflops": peak["peak"][dtype]["gflops"], "flops_per_token": peak["training_flops_per_token"]}
 
 
 def markdown(results: dict) -> str:
@@ -211,12 +238,25 @@ def markdown(results: dict) -> str:
         f"gradients at max norm {results.get('clip', 1.0)} (the Trainer's default) at the same precision. CPU s per s: the run's CPU time per wall second over the timed steps "
         f"(min-max); near {m['threads']} the cores were the run's own, well below it another process took them.",
         "",
-        "| system | real tokens/s | vs Trainer | peak RSS (GiB) | vs Trainer | real tokens / padded positions | CPU s per s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
     ]  # fmt: skip
+    limit, peak = results.get("limit"), results.get("peak", {})
+    if limit:
+        lines += [
+            "",
+            f"The machine's limit: `torch.mm` peaks at {peak['peak']['fp32']['gflops']:.1f} GFLOP/s in fp32 and "
+            f"{peak['peak']['bf16']['gflops']:.1f} in bf16 on {peak['peak']['fp32']['threads']} threads (best of a square "
+            f"and an MLP-shaped product, `bench/flops.py`); this precision computes in {limit['dtype']}. A training token "
+            f"costs {limit['flops_per_token'] / 1e9:.3f} model GFLOP on this data (forward, backward through the frozen "
+            "weights, LoRA, attention, the LM head at trained positions); fraction of peak = model GFLOP/s / peak.",
+        ]  # fmt: skip
+    lines += [
+        "",
+        "| system | real tokens/s | vs Trainer | peak RSS (GiB) | vs Trainer | real tokens / padded positions | CPU s per s | fraction of peak |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, row in s.items():
         if not row["tokens_per_s"]:
-            lines.append(f"| {results['labels'][name]} | failed: {row['errors'][:1]} | | | | | |")
+            lines.append(f"| {results['labels'][name]} | failed: {row['errors'][:1]} | | | | | | |")
             continue
         t, v, p = row["tokens_per_s"], row["vs_hf"], row["peak_rss_gib"]
         ratio = f"{v['tokens_per_s']['median']:.2f}x ({v['tokens_per_s']['min']:.2f}-{v['tokens_per_s']['max']:.2f})" if v["tokens_per_s"] else ""
@@ -224,7 +264,7 @@ def markdown(results: dict) -> str:
         lines.append(
             f"| {results['labels'][name]} | {t['median']:.1f} ({t['min']:.1f}-{t['max']:.1f}) | {ratio} | "
             f"{p['median']:.2f} ({p['min']:.2f}-{p['max']:.2f}) | {memory} | {row['real_token_fraction']['median']:.2f} | "
-            f"{row['cpu_per_wall_s']['min']:.2f}-{row['cpu_per_wall_s']['max']:.2f} |"
+            f"{row['cpu_per_wall_s']['min']:.2f}-{row['cpu_per_wall_s']['max']:.2f} | {_share(row.get('fraction_of_peak'))} |"
         )  # fmt: skip
     if "error" not in g:
         gen = results["generation"]
@@ -247,14 +287,20 @@ def markdown(results: dict) -> str:
             + "; "
             f"{gen['runs']['batched'][0]['generated_tokens']} tokens generated.",
             "",
-            "| generation | generated tokens/s | vs transformers' batched `generate` | vs one at a time |",
-            "|---|---:|---:|---:|",
+            "| generation | generated tokens/s | vs transformers' batched `generate` | vs one at a time | fraction of peak |",
+            "|---|---:|---:|---:|---:|",
             *[f"| {labels.get(kind, kind)} | {_cell(g[kind])} | "
               f"{_cell(g[kind + '_vs_transformers'], 'x') if kind + '_vs_transformers' in g else '1x (the baseline)'} | "
-              f"{_cell(g[kind + '_vs_one_at_a_time'], 'x')} |" for kind in gen["runs"] if kind != "one_at_a_time"],
-            f"| one prompt at a time (`generate` loop, a secondary baseline) | {_cell(g['one_at_a_time'])} | | 1x |",
+              f"{_cell(g[kind + '_vs_one_at_a_time'], 'x')} | {_share(g.get(kind + '_fraction_of_peak'))} |"
+              for kind in gen["runs"] if kind != "one_at_a_time"],
+            f"| one prompt at a time (`generate` loop, a secondary baseline) | {_cell(g['one_at_a_time'])} | | 1x | "
+            f"{_share(g.get('one_at_a_time_fraction_of_peak'))} |",
         ]  # fmt: skip
     return "\n".join(lines)
+
+
+def _share(values: Optional[dict]) -> str:
+    return f"{values['median']:.1%} ({values['min']:.1%}-{values['max']:.1%})" if values else ""
 
 
 def _cell(values: dict, unit: str = "") -> str:
@@ -301,6 +347,10 @@ def main() -> None:
     adapter = workdir / "adapter.ckpt"
     adapter.unlink(missing_ok=True)
     load_before = os.getloadavg()[0]
+    # The hardware's limit first, on the same threads, on cores left idle by others.
+    peak = measured("peak", workdir / "peak.json", options)
+    limit = hardware_limit(peak, options.precision)
+    print(f"peak: {peak.get('peak', peak.get('error'))}", flush=True)
     runs: dict[str, list[dict]] = {name: [] for name in names}
     for repeat in range(options.repeats):
         order = names[repeat % len(names) :] + names[: repeat % len(names)]  # each system takes each place
@@ -316,15 +366,16 @@ def main() -> None:
     generation = {"error": "skipped"}
     if options.eval_repeats:
         generation = measured("generate", workdir / "generate.json", options, repeats=options.eval_repeats, adapter=adapter)
-        print(f"generation: {summarize_generation(generation)}", flush=True)
+        print(f"generation: {summarize_generation(generation, limit)}", flush=True)
 
     command = "python bench/vs_hf.py " + " ".join(sys.argv[1:])
     results = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": command.strip(),
         "machine": machine(options), "config": options.config, "steps": options.steps, "warmup": options.warmup,
         "repeats": options.repeats, "clip": 1.0, "load_average": {"before": load_before, "after": os.getloadavg()[0]},
-        "labels": {name: labels[name] for name in names}, "runs": runs, "summary": summarize(runs),
-        "generation": generation, "generation_summary": summarize_generation(generation),
+        "peak": peak, "limit": limit,
+        "labels": {name: labels[name] for name in names}, "runs": runs, "summary": summarize(runs, limit),
+        "generation": generation, "generation_summary": summarize_generation(generation, limit),
     }  # fmt: skip
     lit, gen = results["summary"].get("lit", {}).get("vs_hf", {}), results["generation_summary"]
     if lit.get("tokens_per_s"):
@@ -332,6 +383,8 @@ def main() -> None:
             "train_tokens_per_s_vs_hf_at_least_1.5": lit["tokens_per_s"]["median"] >= 1.5,
             "peak_memory_not_above_hf": lit["peak_memory"]["max"] <= 1.0,
             "batched_generation_vs_one_at_a_time_at_least_10x": gen.get("batched_vs_one_at_a_time", {}).get("median", 0) >= 10,
+            "greedy_generation_vs_batched_generate_at_least_2x": gen.get("batched_vs_transformers", {}).get("median", 0) >= 2,
+            "beam_generation_vs_batched_generate_at_least_2x": gen.get("batched_beams_vs_transformers", {}).get("median", 0) >= 2,
         }
     Path(options.results).write_text(json.dumps(results, indent=1) + "\n")
     write_doc(Path(options.doc), markdown(results))

@@ -64,6 +64,10 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
             (`datamodules.metrics`): built-in names ("exact_match", "chrf", ...), a built-in with
             settings ({name: regex_match, pattern: ...}), or a class_path to a torchmetrics Metric
             or a scoring function `(prediction, reference) -> float`.
+        packing: training batches without padding (`collate_packed`): a batch's examples end to end in
+            one row, positions restarting at each example, attention kept inside each example; the
+            same examples per step and the same loss (tests/test_packing.py). Evaluation batches
+            are unchanged.
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         messages_column: Optional[str] = None,
         assistant_turns: AssistantTurns = "all",
         metrics: Optional[list[Union[str, dict[str, Any]]]] = None,
+        packing: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters()  # recorded in checkpoints: `lit export` rebuilds the data from them
@@ -105,6 +110,7 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         self.assistant_turns = assistant_turns
         self.metric_specs = [MetricSpec.parse(spec) for spec in metrics or []]  # bad names fail here
         self.named_metrics = NamedMetrics(self.metric_specs) if self.metric_specs else None
+        self.packing = packing
         self.tokenizer = None
         self.datasets: dict[str, list[dict]] = {}
         self.checked = False  # the pre-flight runs once, at the first `fit` setup
@@ -285,6 +291,31 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         batch["pads_right"] = True  # training sequences: the causal mask alone keeps pads unseen
         return batch
 
+    def collate_packed(self, items: list[dict]) -> dict:
+        """A training batch as one row without padding: the examples end to end, `position_ids`
+        restarting at 0 for each, no attention mask. Given position ids and no mask, transformers
+        (5.x `masking_utils`) reads a restart as a new sequence and masks attention to stay inside
+        each example (sdpa and eager build that block-causal mask; flash-attention takes the same
+        ids as variable-length sequences), so each token sees what it would see in its own row.
+        Costs to weigh (`bench/vs_hf.py --ablations` measures them): attention over the whole row,
+        masked, where rows of one example each attend within the example; and transformers' check
+        for restarts reads a device value every step (a host sync on a GPU).
+        """
+        input_ids, labels, positions = [], [], []
+        for item in items:
+            input_ids += item["input_ids"]
+            # An example's first token is never predicted from the end of the previous one.
+            labels += [IGNORE_INDEX] + item["labels"][1:]
+            positions += range(len(item["input_ids"]))
+        batch = {
+            "input_ids": torch.tensor([input_ids]),
+            "labels": torch.tensor([labels]),
+            "position_ids": torch.tensor([positions]),
+            "attention_mask": torch.ones(1, len(input_ids), dtype=torch.long),  # counted as real tokens, never passed
+        }
+        batch["logit_positions"] = trained_positions(batch["labels"])  # one row: exactly the trained ones
+        return batch
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split == "train":  # a seeded order whose position goes into checkpoints: exact mid-epoch resume
             seed, sampler = default_seed(), None
@@ -292,7 +323,8 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
                 lengths = [len(item["input_ids"]) for item in self.datasets[split]]
                 sampler = LengthGroupedSampler(lengths, self.batch_size, seed=seed)
             return ResumableLoader(self.datasets[split], batch_size=self.batch_size, seed=seed, shuffle=shuffle,
-                                   sampler=sampler, collate_fn=self.collate, num_workers=self.num_workers)  # fmt: skip
+                                   sampler=sampler, collate_fn=self.collate_packed if self.packing else self.collate,
+                                   num_workers=self.num_workers)  # fmt: skip
         return DataLoader(
             self.datasets[split],
             batch_size=self.eval_batch_size,

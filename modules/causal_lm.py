@@ -17,7 +17,7 @@ from modules.eval_memory import EvalPlanner
 from modules.evaluation import Evaluation
 from modules.hardware import resolve_dtype
 from modules.lora_dropout import use_fast_dropout
-from modules.loss import loss_at_positions
+from modules.loss import loss_at_positions, packed_row_kwargs
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.non_finite import NonFiniteGuard
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
@@ -199,20 +199,24 @@ class CausalLM(Evaluation, L.LightningModule):
                     self.metrics[name] = metric
 
     # ---------------------------------------------------------------- training
-    def forward(self, input_ids, attention_mask=None, labels=None):
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    def forward(self, input_ids, attention_mask=None, labels=None, position_ids=None):
+        packed = packed_row_kwargs(position_ids)
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **packed)
 
     def _loss(self, batch) -> torch.Tensor:
         # Where a batch is padded on the right only (the data modules say so), no real token attends
         # to a pad under the causal mask, so the mask can go: transformers then runs SDPA with
         # is_causal instead of building a mask after a data-dependent check (a device sync per step).
-        mask = None if batch.get("pads_right") else batch["attention_mask"]
+        # A packed row (`position_ids`, the data module's `packing`) has no pad and must have no mask:
+        # transformers then keeps attention inside each example from where the positions restart.
+        position_ids = batch.get("position_ids")
+        mask = None if batch.get("pads_right") or position_ids is not None else batch["attention_mask"]
         # The data module's collate finds the positions on the host: on the device, nonzero's
         # data-dependent size would make every step wait for the device.
         positions = batch.get("logit_positions") if self.trained_logits_only else None
         if positions is None:
-            return self(batch["input_ids"], mask, batch["labels"]).loss
-        return loss_at_positions(self.model, batch["input_ids"], mask, batch["labels"], positions)
+            return self(batch["input_ids"], mask, batch["labels"], position_ids).loss
+        return loss_at_positions(self.model, batch["input_ids"], mask, batch["labels"], positions, position_ids)
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)

@@ -27,16 +27,30 @@ def trained_positions(labels: torch.Tensor) -> torch.Tensor:
     return (labels[:, 1:] != IGNORE_INDEX).any(0).nonzero().squeeze(1)
 
 
+def packed_row_kwargs(position_ids: Optional[torch.Tensor]) -> dict:
+    """The forward's arguments for a packed row (`position_ids` restarting at each example, no mask),
+    none for an ordinary batch.
+
+    transformers (5.x `masking_utils`) reads restarts as sequence boundaries only without a KV cache,
+    hence `use_cache=False`; that check reads a device value (a host sync per step on a GPU), so an
+    ordinary batch keeps the model's default cache and skips it.
+    """
+    return {} if position_ids is None else {"position_ids": position_ids, "use_cache": False}
+
+
 def loss_at_positions(
-    model, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor], labels: torch.Tensor, positions: torch.Tensor
+    model, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor], labels: torch.Tensor, positions: torch.Tensor,
+    position_ids: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """Mean next-token cross-entropy over trained tokens, with logits only at `positions`.
 
     Equal to `model(input_ids, attention_mask, labels=labels).loss` (tests/test_speed.py): a
     position left out has no trained next token in any row, and any model-specific logit
-    transform (soft-capping, scaling) still runs inside the model's forward.
+    transform (soft-capping, scaling) still runs inside the model's forward. `position_ids` (packed
+    rows, with no mask) restart at each example.
     """
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=positions).logits
+    packed = packed_row_kwargs(position_ids)
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=positions, **packed).logits
     targets = labels[:, positions + 1]
     # Upcast as transformers' own loss does: bf16 logits lose precision in the softmax.
     return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX)

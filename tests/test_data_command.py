@@ -36,8 +36,8 @@ data:
     num_examples: 3000
     num_val_examples: 100
     num_test_examples: 200
-    addends: greedy
-    held_out_every: 5
+    addends: tens
+    held_out_every: 6
     composed_fraction: 0.3
 """
 
@@ -57,6 +57,8 @@ def test_sums_splits_of_a_config_that_holds_out_targets_are_disjoint_in_the_sums
     assert train and not train & (asked["val"] | asked["test"] | asked["val_composed"])
     assert asked["val_seen"] <= train and asked["val"] == asked["test"] == asked["val_composed"]
     train_prompts = [e["prompt"] for e in read_examples(str(tmp_path / "train.jsonl"))]
+    named_in_training = {int(n) for p in train_prompts for n in p.split() if n.isdigit()}
+    assert not named_in_training & asked["val"]  # not as a sum, nor as a number of a composed prompt
     assert 0.2 < sum(" más " in p for p in train_prompts) / len(train_prompts) < 0.4  # composed in training
     composed = [e["prompt"] for e in read_examples(str(tmp_path / "val_composed.jsonl"))]
     assert all(" más " in p for p in composed)

@@ -110,6 +110,42 @@ def test_generation_that_drops_ended_rows_gives_transformers_greedy_tokens(path,
         assert torch.equal(greedy_generate(module.model, prompts, mask, 24, eos, pad), reference)
 
 
+def _up_to_eos(new: torch.Tensor, eos: int) -> list[list[int]]:
+    """Each row's tokens up to and including its first EOS: what is decoded, whatever fills the rest
+    (`generate` fills with EOS where the pad id is 0, tiny-gpt2's case)."""
+    return [row[: row.index(eos) + 1] if eos in row else row for row in new.tolist()]
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("path, num_beams, length_penalty", [(TINY_MISTRAL, 4, 1.0), (TINY_GPT2, 4, 1.0), (TINY_MISTRAL, 3, -1.0)])
+def test_our_beam_search_gives_transformers_beam_tokens(path, num_beams, length_penalty, precision):
+    torch.manual_seed(0)
+    module = random_adapter_module(path, precision)
+    batch = java_batch(path)
+    prompts, mask, pad = batch["prompt_ids"], batch["prompt_mask"], module.tokenizer.pad_token_id
+    assert len(set(mask.sum(1).tolist())) > 2  # prompts of different lengths: left padding in the batch
+
+    def transformers_beams(eos: int) -> torch.Tensor:  # the call beam_generate made before it had its own search
+        return module.model.generate(
+            input_ids=prompts, attention_mask=mask, max_new_tokens=16, num_beams=num_beams, do_sample=False,
+            early_stopping=True, length_penalty=length_penalty, num_return_sequences=1, eos_token_id=eos, pad_token_id=pad,
+        )[:, prompts.shape[1] :]  # fmt: skip
+
+    with autocast(precision):
+        # As EOS, the generated token whose first use varies most across rows: prompts then finish at
+        # different steps (some at the length limit), so they leave our batch at different steps.
+        new = transformers_beams(module.tokenizer.eos_token_id).tolist()
+        eos = max({t for row in new for t in row}, key=lambda t: len({row.index(t) for row in new if t in row}))
+        reference = transformers_beams(eos)
+        ours = beam_generate(module.model, prompts, mask, 16, eos, pad, num_beams=num_beams, length_penalty=length_penalty)
+    ended_at = [row.index(eos) if eos in row else None for row in reference.tolist()]
+    assert len(set(ended_at)) > 2, ended_at
+    assert ours.shape == reference.shape  # as wide as the longest output
+    assert _up_to_eos(ours, eos) == _up_to_eos(reference, eos)  # bf16 too: the same float32 scoring of the same logits
+    for row, end in zip(ours, ended_at):
+        assert end is None or (row[end + 1 :] == pad).all()  # pads after EOS
+
+
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_beam_search_finds_sequences_at_least_as_probable_as_greedy_and_more_where_they_differ(precision):
     from modules.generation import beam_generate, greedy_generate

@@ -85,3 +85,23 @@ def test_a_field_with_getter_and_setter_counts_only_whole():
     metric = JavaMetrics()
     metric.update([reference, getter, "private int apple;"], [reference] * 3)
     assert torch.isclose(metric.compute()["compile_rate"], torch.tensor(1 / 3))
+
+
+@needs_javac
+def test_prints_right_counts_a_method_that_prints_its_reference_text_exactly():
+    reference = 'public static void imprimeHola() {\n    System.out.println("¡Hola, Vórtice!");\n}'
+    metric = JavaMetrics()
+    metric.update(
+        [reference.replace("imprimeHola", "saludo"),  # another name, same output: right
+         reference.replace("Vórtice", "Vortice"),  # an accent lost
+         reference.replace("!", ""),  # the ! lost
+         "",  # nothing
+         "public static int sumAB(int a, int b) { return a + b; }"],  # not a print instruction
+        [reference] * 4 + ["public static int sumAB(int a, int b) { return a + b; }"],
+    )  # fmt: skip
+    values = metric.compute()
+    assert torch.isclose(values["prints_right"], torch.tensor(1 / 4))  # over the 4 print instructions
+    assert torch.isclose(values["accuracy"], torch.tensor(1 / 5))
+    without_prints = JavaMetrics()
+    without_prints.update(["public static int f() { return 1; }"], ["public static int f(int x) { return x; }"])
+    assert "prints_right" not in without_prints.compute()

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from datamodules.sums import SumsDataModule
-from datamodules.sums.data import generate_sums, make_addends
+from datamodules.sums.data import composed_addends, generate_sums, make_addends
 from datamodules.sums.spanish import read_sum, target_of
 from modules.causal_lm import CausalLM
 from tests.helpers import TINY_MISTRAL
@@ -23,17 +23,40 @@ def test_generator_sums_exactly_in_range_and_is_reproducible():
         assert all(1 <= a <= 9 for a in make_addends(int(e["reference"]), __import__("random").Random(0)))
 
 
-@pytest.mark.parametrize("style", ["random", "descending", "greedy"])
+@pytest.mark.parametrize("style", ["random", "descending", "greedy", "tens"])
 def test_addend_styles_reach_the_target(style):
     import random
 
     rng = random.Random(3)
     for target in range(10, 51):
         addends = make_addends(target, rng, style)
-        assert sum(addends) == target and all(1 <= a <= 9 for a in addends)
+        assert sum(addends) == target and all(1 <= a <= (10 if style == "tens" else 9) for a in addends)
         if style == "descending":
             assert addends == sorted(addends, reverse=True)
     assert make_addends(33, rng, "greedy") == [9, 9, 9, 6]
+
+
+def test_tens_write_a_number_by_place_value_and_composed_prompts_number_by_number():
+    import random
+
+    rng = random.Random(0)
+    assert make_addends(33, rng, "tens") == [10, 10, 10, 3]
+    assert make_addends(40, rng, "tens") == [10, 10, 10, 10]
+    assert make_addends(7, rng, "tens") == [7]
+    assert composed_addends([20, 23], rng, "tens") == [10, 10, 10, 10, 3]  # no carrying: 20, then 23
+    assert composed_addends([5, 38], rng, "tens") == [5, 10, 10, 10, 8]
+    assert sum(composed_addends([17, 26], rng, "greedy")) == 43  # other styles split the total
+    for e in generate_sums(300, seed=1, max_target=99, addends="tens", composed_fraction=0.5):
+        assert read_sum(e["completion"]) == (int(e["reference"]), True) == (target_of(e["prompt"]), True)
+
+
+def test_training_prompts_never_name_a_held_out_number():
+    data = SumsDataModule(num_examples=2000, held_out_every=6, composed_fraction=0.5, addends="tens")
+    assert data.unseen == [15, 21, 27, 33, 39, 45]
+    named = {int(n) for e in data.generate_examples("train") for n in e["prompt"].split() if n.isdigit()}
+    assert named and not named & set(data.unseen)
+    # evaluation's composed prompts may name any number: only their sums are held out
+    assert {target_of(e["prompt"]) for e in data.generate_examples("val_composed")} <= set(data.unseen)
 
 
 def test_without_held_out_targets_the_sets_are_drawn_as_before():

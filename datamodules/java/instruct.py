@@ -11,6 +11,7 @@ import random
 from functools import partial
 from typing import Callable, Literal, Optional, Sequence
 
+from datamodules.java.messages import HELD_OUT_ACCENTED, TRAIN_ACCENTED, render_message
 from datamodules.java.metric import JavaMetrics, normalize_code
 from datamodules.java.words import (
     ENGLISH,
@@ -173,6 +174,7 @@ def generate_java_instructions(
     near_words: int = 0,
     respelled: Optional[Callable[[str], bool]] = None,
     respelled_fraction: float = 0.0,
+    message_fraction: float = 0.0,
 ) -> list[dict]:
     """Unique instruction -> method examples.
 
@@ -185,6 +187,9 @@ def generate_java_instructions(
         respelled: which words the tokenizer splits differently once capitalised (`is_respelled`).
         respelled_fraction: the share of word draws taken from the vocabulary's `respelled` words;
             0 draws uniformly from the vocabulary.
+        message_fraction: the share of examples that print a message as people write it
+            (`messages.render_message`: accented words, punctuation, digits, mixed case), its words
+            half from the accented list, half from the vocabulary, held-out ones for `held_out`.
     """
     vocabulary = word_vocabulary(held_out, extra_words, word_lists, near_words)
     names = families or list(FAMILIES)
@@ -205,13 +210,23 @@ def generate_java_instructions(
                 words.append(word)
         return words
 
+    accented = HELD_OUT_ACCENTED if held_out else TRAIN_ACCENTED
+
+    def message(lang: Language) -> dict:
+        words = [rng.choice(accented if rng.random() < 0.5 else vocabulary) for _ in range(2)]
+        text, code = render_message(words, lang, rng)
+        return {"prompt": f"// {text}", "completion": code}
+
     seen, examples = set(), []
     for _ in range(num_examples * 50):
         if len(examples) == num_examples:
             break
-        family = rng.choice(names)
-        words = draw(FAMILIES[family][0])
-        example = make_example(family, words, rng.choice(["en", "es"]))
+        if message_fraction > 0 and rng.random() < message_fraction:
+            example = message(rng.choice(["en", "es"]))
+        else:
+            family = rng.choice(names)
+            words = draw(FAMILIES[family][0])
+            example = make_example(family, words, rng.choice(["en", "es"]))
         if example["prompt"] not in seen:
             seen.add(example["prompt"])
             examples.append(example)
@@ -242,6 +257,11 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         respelled_fraction: the share of training word draws taken from words the tokenizer splits
             differently once capitalised (`is_respelled`: "cobalt" -> "Cobalt"), the names greedy
             decoding got wrong most; 0 draws uniformly.
+        message_fraction: the share of training examples that print a message as people write it
+            (accents, ñ, punctuation, digits, mixed case: `messages.py`).
+        num_message_examples: the size of `val_messages` and `test_messages`, such print
+            instructions with held-out words only, scored by running the method (`prints_right`);
+            0: no such sets.
         **kwargs: see `PromptCompletionDataModule`.
     """
 
@@ -256,13 +276,22 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         word_lists: Optional[list[str]] = None,
         near_words: int = 0,
         respelled_fraction: float = 0.0,
+        message_fraction: float = 0.0,
+        num_message_examples: int = 0,
         **kwargs,
     ):
         if kwargs.get("chat_template") is None:  # the reference experiment's format: the comment, a newline, the method
             kwargs["chat_template"] = False
         super().__init__(**kwargs)
         self.sizes = {"train": num_examples, "val": num_val_examples, "val_seen": num_val_examples,
-                      "test": num_test_examples}  # fmt: skip
+                      "test": num_test_examples, "val_messages": num_message_examples,
+                      "test_messages": num_message_examples}  # fmt: skip
+        messages = num_message_examples > 0
+        self.eval_sets = {"validate": ["val", "val_seen"] + ["val_messages"] * messages,
+                          "test": ["test"] + ["test_messages"] * messages}  # fmt: skip
+        if not 0.0 <= message_fraction <= 1.0:
+            raise ValueError(f"message_fraction must be in [0, 1], got {message_fraction}")
+        self.message_fraction = message_fraction
         self.seed = seed
         self.compile_check = compile_check
         self.extra_words = extra_words
@@ -275,12 +304,14 @@ class JavaInstructDataModule(PromptCompletionDataModule):
             for source in self.word_lists:  # a bad list fails at start-up, not after the model loads
                 load_word_list(source)
 
-    eval_sets = {"validate": ["val", "val_seen"], "test": ["test"]}
-
     def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
-        offset = {"train": 0, "val": 1_000_003, "val_seen": 1_500_007, "test": 2_000_003}[split]
-        held_out = split in ("val", "test")
+        # Distinct seeds keep the sets independent. `test` is the second test set: the first (2_000_003)
+        # was read while beam search was chosen (docs/results.md), so it no longer scores held out.
+        offset = {"train": 0, "val": 1_000_003, "val_seen": 1_500_007, "test": 2_600_021,
+                  "val_messages": 1_700_009, "test_messages": 2_300_011}[split]  # fmt: skip
+        held_out = split in ("val", "test", "val_messages", "test_messages")
         train = split == "train"
+        messages = {"train": self.message_fraction, "val_messages": 1.0, "test_messages": 1.0}.get(split, 0.0)
         focus = {}
         if train and self.respelled_fraction > 0:
             focus = {"respelled": partial(is_respelled, tokenizer=self.tokenizer),
@@ -288,7 +319,7 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         return generate_java_instructions(
             self.sizes[split], self.seed + offset, held_out=held_out,
             extra_words=self.extra_words if train else 0, word_lists=self.word_lists if train else (),
-            near_words=self.near_words if train else 0, **focus,
+            near_words=self.near_words if train else 0, message_fraction=messages, **focus,
         )  # fmt: skip
 
     def render_prompt(self, prompt: str) -> str:

@@ -8,6 +8,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torchmetrics import Metric
 
 from datamodules.java.javac import compile_snippets, javac_available, members
+from datamodules.java.run import is_runnable, printed_outputs
 
 
 def normalize_code(code: str) -> str:
@@ -21,18 +22,23 @@ class JavaMetrics(Metric):
     with a body for most instructions, a field with its getter and setter for one family; and javac
     accepts it).
 
-    Generations wait until `compute`, then compile in one javac run per process before the counts
-    reduce across processes. Without javac, `compile_rate` is left out, with one warning.
+    `prints_right`, over the examples whose reference is a method without parameters (the print
+    instructions): the generated method, called, prints exactly what the reference prints
+    (`run.printed_outputs`): accents, punctuation and case included, whatever the method's name.
+
+    Generations wait until `compute`, then compile (and run) in one javac run per process before the
+    counts reduce across processes. Without javac, `compile_rate` and `prints_right` are left out,
+    with one warning.
 
     Args:
-        compile_check: measure `compile_rate`.
+        compile_check: measure `compile_rate` and `prints_right`.
     """
 
     full_state_update = False
 
     def __init__(self, compile_check: bool = True, **kwargs):
         super().__init__(**kwargs)
-        for name in ("correct", "compiled", "count"):
+        for name in ("correct", "compiled", "count", "printing", "printed_right"):
             self.add_state(name, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
         self.compile_check = compile_check and javac_available()
         if compile_check and not self.compile_check:
@@ -52,6 +58,12 @@ class JavaMetrics(Metric):
             compiled = compile_snippets(outputs)
             self.compiled += sum(ok and bool(members(output)) and members(output) == members(reference)
                                  for ok, (output, reference) in zip(compiled, self._pending))  # fmt: skip
+            printing = [(output, reference) for output, reference in self._pending if is_runnable(reference)]
+            if printing:
+                printed = printed_outputs([o for o, _ in printing] + [r for _, r in printing])
+                generated, expected = printed[: len(printing)], printed[len(printing):]
+                self.printing += len(printing)
+                self.printed_right += sum(g is not None and g == e for g, e in zip(generated, expected))
             self._pending = []
 
     def sync(self, *args, **kwargs) -> None:
@@ -64,6 +76,8 @@ class JavaMetrics(Metric):
         values = {"accuracy": self.correct.float() / count}
         if self.compile_check:
             values["compile_rate"] = self.compiled.float() / count
+            if self.printing > 0:  # a set without print instructions has nothing to run
+                values["prints_right"] = self.printed_right.float() / self.printing.float()
         return values
 
     def reset(self) -> None:

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import random
-from typing import Literal, Optional, Sequence
+from typing import Collection, Literal, Optional, Sequence
 
 from datamodules.prompt_completion import PromptCompletionDataModule
 from datamodules.sums.metric import SumMAE, sum_error
 from datamodules.sums.spanish import target_of, write_sum
 
-Addends = Literal["random", "descending", "greedy"]
+Addends = Literal["random", "descending", "greedy", "tens"]
 
 
 def make_addends(target: int, rng: random.Random, style: Addends = "random") -> list[int]:
-    """Addends in 1..9 summing exactly to `target`.
+    """Addends in 1..9 (and tens for "tens") summing exactly to `target`.
 
     Args:
         target: the sum to reach.
         rng: the random source.
         style: "random" draws each addend uniformly from what still fits (the reference experiment's data);
-            "descending" sorts those draws, largest first; "greedy" is as many nines as fit, then the rest.
+            "descending" sorts those draws, largest first; "greedy" is as many nines as fit, then the rest;
+            "tens" writes the number by place value, a "diez" per ten and then its units (33 -> diez más
+            diez más diez más tres), the one split a model can read off the digits of a target it never saw.
     """
+    if style == "tens":
+        return [10] * (target // 10) + ([target % 10] if target % 10 else [])
     if style == "greedy":
         return [9] * (target // 9) + ([target % 9] if target % 9 else [])
     addends, remaining = [], target
@@ -35,29 +39,49 @@ def prompt_for(target: int) -> str:
     return f"{target} es igual a"
 
 
-def composed_prompt_for(target: int, rng: random.Random) -> str:
-    """"A más B es igual a" or "A más B más C es igual a" with numbers >= 1 summing to `target`: the
-    phrasing the reference experiment never trained on and failed on ("20 más 23 es igual a")."""
-    parts = 3 if target >= 3 and rng.random() < 0.5 else 2
-    cuts = sorted(rng.sample(range(1, target), parts - 1))
-    numbers = [b - a for a, b in zip([0, *cuts], [*cuts, target])]
+def split_target(target: int, rng: random.Random, avoid: Collection[int] = ()) -> list[int]:
+    """Two or three numbers >= 1 summing to `target`, none of them in `avoid`."""
+    for _ in range(1000):
+        parts = 3 if target >= 3 and rng.random() < 0.5 else 2
+        cuts = sorted(rng.sample(range(1, target), parts - 1))
+        numbers = [b - a for a, b in zip([0, *cuts], [*cuts, target])]
+        if not set(numbers) & set(avoid):
+            return numbers
+    raise ValueError(f"no split of {target} into numbers outside {sorted(avoid)}")
+
+
+def composed_prompt_for(numbers: Sequence[int]) -> str:
+    """"A más B es igual a" or "A más B más C es igual a": the phrasing the reference experiment
+    never trained on and failed on ("20 más 23 es igual a")."""
     return " más ".join(str(n) for n in numbers) + " es igual a"
+
+
+def composed_addends(numbers: Sequence[int], rng: random.Random, style: Addends) -> list[int]:
+    """Addends for a composed prompt: with "tens" each number of the prompt by place value, in order
+    (20 más 23 -> diez más diez, then diez más diez más tres), which needs no carrying; otherwise
+    the total split as for a plain prompt."""
+    if style == "tens":
+        return [a for n in numbers for a in make_addends(n, rng, style)]
+    return make_addends(sum(numbers), rng, style)
 
 
 def generate_sums(
     num_examples: int, seed: int, min_target: int = 10, max_target: int = 50, addends: Addends = "random",
-    targets: Optional[Sequence[int]] = None, composed_fraction: float = 0.0,
+    targets: Optional[Sequence[int]] = None, composed_fraction: float = 0.0, avoid: Collection[int] = (),
 ) -> list[dict]:  # fmt: skip
     """Seeded, reproducible examples with targets uniform in [min_target, max_target], or in `targets`;
-    a `composed_fraction` of them asks for its target as a sum of two or three numbers."""
+    a `composed_fraction` of them asks for its target as a sum of two or three numbers, none of
+    them in `avoid` (training keeps held-out numbers out of its prompts, not only out of its sums)."""
     rng = random.Random(seed)
     pool = list(targets) if targets is not None else list(range(min_target, max_target + 1))
     examples = []
     for _ in range(num_examples):
         target = rng.choice(pool) if targets is not None else rng.randint(min_target, max_target)
-        composed = composed_fraction > 0 and target >= 2 and rng.random() < composed_fraction
-        prompt = composed_prompt_for(target, rng) if composed else prompt_for(target)
-        completion = write_sum(make_addends(target, rng, addends))
+        if composed_fraction > 0 and target >= 2 and rng.random() < composed_fraction:
+            numbers = split_target(target, rng, avoid)
+            prompt, completion = composed_prompt_for(numbers), write_sum(composed_addends(numbers, rng, addends))
+        else:
+            prompt, completion = prompt_for(target), write_sum(make_addends(target, rng, addends))
         examples.append({"prompt": prompt, "completion": completion, "reference": str(target)})
     return examples
 
@@ -135,7 +159,7 @@ class SumsDataModule(PromptCompletionDataModule):
     # split -> (seed offset, targets, composed fraction); distinct seeds keep the sets independent.
     def _draw(self, split: str) -> tuple[int, Optional[list[int]], float]:
         return {
-            "train": (0, self.seen, self.composed_fraction),
+            "train": (0, self.seen, self.composed_fraction),  # composed: without held-out numbers too
             "val": (1_000_003, self.unseen, 0.0),
             "val_seen": (1_500_007, self.seen, 0.0),
             "val_composed": (1_700_009, self.unseen, 1.0),
@@ -145,7 +169,8 @@ class SumsDataModule(PromptCompletionDataModule):
     def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
         offset, targets, composed = self._draw(split)
         size, seed = self.sizes[split], self.seed + offset
-        return generate_sums(size, seed, *self.target_range, self.addends, targets, composed)
+        avoid = self.unseen if split == "train" and self.unseen else ()
+        return generate_sums(size, seed, *self.target_range, self.addends, targets, composed, avoid)
 
     def reference(self, example: dict) -> str:
         return example.get("reference") or str(target_of(example["prompt"]))

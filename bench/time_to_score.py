@@ -1,0 +1,141 @@
+"""Time to a trusted score: minutes from start to a held-out score, training and evaluation together.
+
+    python bench/time_to_score.py java   # configs/embedded/java_instruct.yaml to val/accuracy >= 0.95
+    python bench/time_to_score.py sums   # configs/embedded/sums.yaml, every 5th target held out, to val/exact >= 0.9
+    python bench/time_to_score.py java --out runs/time_to_score/java.json -- --validate_before_fit false
+
+The clock starts when this script starts (imports, model loading, tokenizing and the pre-flight
+included: what `lit fit` costs a user) and stops at the end of the first validation, during
+`fit`, whose metric reaches the target; training stops there. `val` is held out: the Java task's
+`val` uses only words never seen in training, and the sums task here holds every fifth target out
+(`held_out_every: 5`), so `val` asks for sums never trained on. Every validation is recorded
+(step, minutes, the metrics), so a run that never reaches the target shows its curve; the JSON
+(rewritten after each validation) names the machine. Arguments after `--` go to `lit fit`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+START = time.time()  # before the heavy imports: they are part of what a user waits for
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lightning.pytorch.callbacks import Callback  # noqa: E402
+
+TASKS = {
+    "java": {"config": "configs/embedded/java_instruct.yaml", "monitor": "val/accuracy", "target": 0.95, "mode": "max",
+             "extra": []},
+    "sums": {"config": "configs/embedded/sums.yaml", "monitor": "val/exact", "target": 0.9, "mode": "max",
+             "extra": ["--data.init_args.held_out_every", "5"]},  # val: targets never trained on
+}  # fmt: skip
+
+
+class ScoreClock(Callback):
+    """Records every validation during `fit` and stops training at the first that reaches the target.
+
+    Args:
+        monitor: the metric (`val/accuracy`, `val/exact`, ...).
+        target: the value to reach.
+        mode: "max" (reach means >= target) or "min" (<= target).
+        start: the clock's start, seconds since the epoch (`time.time()`).
+        out: JSON file, rewritten after each validation.
+        header: what the JSON says about the run (task, config, machine).
+    """
+
+    def __init__(self, monitor: str, target: float, mode: str = "max", start: float = 0.0, out: str = "time_to_score.json",
+                 header: Optional[dict] = None):  # fmt: skip
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        self.monitor, self.target, self.mode, self.start, self.out = monitor, target, mode, start, out
+        self.record = {**(header or {}), "monitor": monitor, "target": target, "mode": mode, "reached": False,
+                       "minutes_to_target": None, "validations": []}  # fmt: skip
+
+    def _reached(self, value: float) -> bool:
+        return value >= self.target if self.mode == "max" else value <= self.target
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or self.record["reached"]:
+            return
+        minutes = (time.time() - self.start) / 60
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val")}
+        fitting = trainer.state.fn == "fit"  # validate_before_fit's scoring of the untrained model comes first
+        self.record["validations"].append({"step": trainer.global_step, "minutes": round(minutes, 2), "during_fit": fitting,
+                                           **metrics})  # fmt: skip
+        value = metrics.get(self.monitor)
+        if fitting and value is not None and self._reached(value):
+            self.record.update(reached=True, minutes_to_target=round(minutes, 2), step=trainer.global_step)
+            trainer.should_stop = True
+        self.write()
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self.record["minutes_total"] = round((time.time() - self.start) / 60, 2)
+        self.record["steps"] = trainer.global_step
+        self.write()
+
+    def write(self) -> None:
+        Path(self.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.out).write_text(json.dumps(self.record, indent=1) + "\n", encoding="utf-8")
+
+
+def main(argv: Optional[list[str]] = None) -> dict:
+    import torch
+
+    from lit.cli import cli_main
+    from modules.hardware import cpu_description
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    split = argv.index("--") if "--" in argv else len(argv)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=list(TASKS))
+    parser.add_argument("--config", help="another config for the task (the tests use a tiny one)")
+    parser.add_argument("--monitor", help="the task's held-out metric by default")
+    parser.add_argument("--target", type=float, help="the task's target by default (0.95 Java accuracy, 0.9 sums exact)")
+    parser.add_argument("--mode", choices=["max", "min"])
+    parser.add_argument("--precision", help="--trainer.precision (the config's `auto` by default)")
+    parser.add_argument("--out", help="JSON result (default runs/time_to_score/TASK.json)")
+    parser.add_argument("--workdir", help="the run's directory (default: a temporary one)")
+    options = parser.parse_args(argv[:split])
+    task = TASKS[options.task]
+    config = options.config or task["config"]
+    monitor, target = options.monitor or task["monitor"], task["target"] if options.target is None else options.target
+    out = options.out or f"runs/time_to_score/{options.task}.json"
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in (cpuinfo.read_text().splitlines() if cpuinfo.is_file() else [])
+             if line.startswith("model name")]  # fmt: skip
+    header = {"task": options.task, "config": config, "machine": f"{names[0] if names else platform.processor()}, "
+              f"{os.cpu_count()} cores", "cpu": cpu_description(), "threads": torch.get_num_threads(),
+              "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+              "fit_args": task["extra"] + argv[split + 1 :]}  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="time_to_score_") as folder:
+        root = options.workdir or folder
+        args = ["fit", "--config", config, "--trainer.default_root_dir", root,
+                "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", root,
+                "--trainer.callbacks+=bench.time_to_score.ScoreClock", "--trainer.callbacks.monitor", monitor,
+                "--trainer.callbacks.target", str(target), "--trainer.callbacks.mode", options.mode or task["mode"],
+                "--trainer.callbacks.start", repr(START), "--trainer.callbacks.out", out,
+                "--trainer.callbacks.header", json.dumps(header),
+                *(["--trainer.precision", options.precision] if options.precision else []),
+                *task["extra"], *argv[split + 1 :]]  # fmt: skip
+        cli_main(args)
+    record = json.loads(Path(out).read_text(encoding="utf-8"))
+    reached = f"{record['minutes_to_target']} min (step {record.get('step')})" if record["reached"] else "not reached"
+    values = [v[monitor] for v in record["validations"] if v.get("during_fit") and monitor in v]
+    best = (max if record["mode"] == "max" else min)(values) if values else None
+    print(f"time to {monitor} {'>=' if record['mode'] == 'max' else '<='} {target}: {reached}; "
+          f"{len(values)} validations during fit, best {best}; {record.get('minutes_total')} min in all; "
+          f"{record['machine']}, {record['cpu']}")
+    return record
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Print instructions as people write them: accented words, punctuation, digits and mixed case.
+
+`// Una función que imprime "¡Hola, Vórtice 42!"` asks for a method that prints exactly that text;
+its name is the message's words folded to ASCII (`imprimeHolaVortice42`), so the method compiles
+anywhere, while the string keeps every accent, ñ and mark. The words come from an accented list
+(`message_words/accented.txt`) and the task's own vocabulary, split into training and held-out
+words as the rest of the task is.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+from pathlib import Path
+
+ACCENTED_FILE = Path(__file__).parent / "message_words" / "accented.txt"
+
+# Letters NFKD does not take apart into a base letter and an accent.
+LIGATURES = {"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "đ": "d", "ł": "l", "þ": "th"}
+JOINERS = [" ", " ", ", ", ": ", " - "]
+FRAMES = ["{}", "{}!", "{}.", "{}?", "¡{}!", "¿{}?", "{}...", "({})"]
+
+
+def load_accented_words() -> list[str]:
+    lines = ACCENTED_FILE.read_text(encoding="utf-8").splitlines()
+    return [w.strip() for w in lines if w.strip() and not w.startswith("#")]
+
+
+def split_words(words: list[str], every: int = 5) -> tuple[list[str], list[str]]:
+    """Every `every`-th word held out, as `words.held_out` splits the identifier words."""
+    return ([w for i, w in enumerate(words) if i % every != every - 1],
+            [w for i, w in enumerate(words) if i % every == every - 1])  # fmt: skip
+
+
+TRAIN_ACCENTED, HELD_OUT_ACCENTED = split_words(load_accented_words())
+
+
+def to_ascii(word: str) -> str:
+    """"Vórtice" -> "Vortice", "Straße" -> "Strasse", "ñandú" -> "nandu": a word as it can stand in a
+    Java name that any editor and build tool reads."""
+    def unligature(c: str) -> str:
+        plain = LIGATURES.get(c.lower(), c)
+        return plain.capitalize() if c.isupper() and c.lower() in LIGATURES else plain
+
+    folded = "".join(unligature(c) for c in word)
+    bare = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+    return re.sub(r"[^A-Za-z0-9]", "", bare)
+
+
+def write_message(words: list[str], rng: random.Random) -> str:
+    """The words as a message: a case (Title, lower, UPPER or Sentence), maybe a number, a joiner
+    between the words and a frame of punctuation (¡...!, ¿...?, ...)."""
+    case = rng.choice(["title", "title", "lower", "upper", "sentence"])
+    cased = {
+        "title": [w[:1].upper() + w[1:] for w in words],
+        "lower": list(words),
+        "upper": [w.upper() for w in words],
+        "sentence": [words[0][:1].upper() + words[0][1:], *words[1:]],
+    }[case]
+    if rng.random() < 0.3:
+        cased.insert(rng.randrange(len(cased) + 1), str(rng.randint(1, 2026)))
+    return rng.choice(FRAMES).format(rng.choice(JOINERS).join(cased))
+
+
+def method_name(verb: str, message: str) -> str:
+    """"print" and "¡Hola, VÓRTICE 42!" -> "printHolaVortice42": camelCase of the folded words."""
+    parts = [to_ascii(token).lower() for token in re.findall(r"[^\W_]+", message)]
+    return verb + "".join(p[:1].upper() + p[1:] for p in parts if p)
+
+
+def render_message(words: list[str], lang: str, rng: random.Random) -> tuple[str, str]:
+    """(instruction, method) for a message made of `words`."""
+    message = write_message(words, rng)
+    if lang == "en":
+        text, name = f'A function that prints "{message}"', method_name("print", message)
+    else:
+        text, name = f'Una función que imprime "{message}"', method_name("imprime", message)
+    return text, f'public static void {name}() {{\n    System.out.println("{message}");\n}}'

@@ -1,0 +1,88 @@
+"""The benchmark's arithmetic: model FLOPs, the matmul peak, fraction of peak in the tables, and the
+time-to-score clock (a smoke run on the tiny model)."""
+
+import json
+
+import pytest
+
+from bench.flops import ModelWork, compute_dtype, matmul_peak, model_work, training_flops_per_token
+from tests.helpers import TINY_GPT2, TINY_MISTRAL
+
+
+def test_model_work_counts_the_decoder_linear_layers_and_the_adapted_ones():
+    # tiny-mistral: hidden 64, 4 heads of 16, 2 key-value heads, MLP 128, 2 layers, vocabulary 320.
+    per_layer = 64 * 64 + 2 * 64 * 32 + 64 * 64 + 3 * 64 * 128  # q, k and v, o, gate/up/down
+    work = model_work(TINY_MISTRAL, {"r": 8, "target_modules": ["k_proj", "v_proj", "o_proj"]})
+    assert (work.frozen, work.layers, work.attention_width, work.hidden, work.vocab) == (2 * per_layer, 2, 64, 64, 320)
+    assert work.lora == 2 * 8 * ((64 + 32) + (64 + 32) + (64 + 64)) and not work.trains_base
+    all_linear = model_work(TINY_MISTRAL, {"r": 4, "target_modules": "all-linear"}).lora
+    assert all_linear == 2 * 4 * (128 + 96 + 96 + 128 + 3 * (64 + 128))  # the LM head is never adapted
+    # tiny-gpt2: GPT-2's Conv1D layers (c_attn 3h, c_proj, an MLP of 4h), hidden 64; full fine-tuning.
+    gpt2 = model_work(TINY_GPT2)
+    assert (gpt2.frozen, gpt2.lora, gpt2.trains_base) == (2 * 12 * 64 * 64, 0, True)
+
+
+def test_training_and_generation_flops_follow_the_formulas():
+    work = ModelWork(frozen=10, lora=2, trains_base=False, layers=1, attention_width=1, hidden=1, vocab=3)
+    # 2 tokens, 1 trained: frozen 4NL, LoRA 6nL, causal attention 3 x 4W x L(L+1)/2, LM head 4hV x T.
+    assert work.training_flops(2, 1) == 4 * 10 * 2 + 6 * 2 * 2 + 3 * 4 * 3 + 4 * 3
+    items = [{"input_ids": [1, 2], "labels": [-100, 2]}, {"input_ids": [1, 2, 3], "labels": [-100, -100, 3]}]
+    assert training_flops_per_token(work, items) == (work.training_flops(2, 1) + work.training_flops(3, 1)) / 5
+    assert ModelWork(10, 0, True, 1, 1, 1, 3).training_flops(1, 0) == 6 * 10 + 3 * 4  # weights that train: 6N
+    # A prompt of 2, 3 returned tokens (2 steps after the prompt pass) with 2 beams: per token 2(N + n) = 24.
+    prompt_pass = 24 * 2 + 4 * 3 + 2 * 3
+    steps = 24 * 2 + 4 * (2 * 2 + 3) + 2 * 3 * 2  # contexts 3 and 4
+    assert work.generation_flops(2, 3, beams=2) == prompt_pass + 2 * steps
+    assert work.generation_flops(2, 1) == prompt_pass  # one token: the prompt pass's
+
+
+def test_the_matmul_peak_is_measured_in_each_dtype():
+    for dtype in ("fp32", "bf16"):
+        peak = matmul_peak(dtype, 1, [(32, 32, 32), (16, 64, 32)], seconds=0.02, windows=2)
+        assert set(peak["by_shape"]) == {"32x32x32", "16x64x32"} and peak["threads"] == 1
+        assert peak["gflops"] == max(peak["by_shape"].values()) > 0
+    assert (compute_dtype("bf16-mixed"), compute_dtype("32-true")) == ("bf16", "fp32")
+
+
+def test_the_tables_report_each_row_as_a_fraction_of_the_peak():
+    from bench.vs_hf import hardware_limit, markdown, summarize, summarize_generation
+
+    peak = {"peak": {"fp32": {"gflops": 100.0, "threads": 2, "by_shape": {}}, "bf16": {"gflops": 4.0, "threads": 2, "by_shape": {}}},
+            "training_flops_per_token": 2e9}  # fmt: skip
+    limit = hardware_limit(peak, "32-true")
+    assert limit == {"dtype": "fp32", "peak_gflops": 100.0, "flops_per_token": 2e9}
+    assert hardware_limit(peak, "bf16-mixed")["peak_gflops"] == 4.0 and hardware_limit({"error": "x"}, "32-true") is None
+    run = {"tokens_per_s": 10.0, "peak_rss_gib": 3.0, "real_token_fraction": 1.0, "cpu_per_wall_s": 2.0}
+    runs = {"lit": [run], "hf": [{**run, "tokens_per_s": 5.0}]}
+    summary = summarize(runs, limit)
+    assert summary["lit"]["fraction_of_peak"]["median"] == pytest.approx(0.2)  # 10 tokens/s x 2 GFLOP / 100 GFLOP/s
+    generation = {"prompts": 2, "eval_set": "val", "eval_batch_size": 2, "max_new_tokens": 8, "adapter": None,
+                  "same_text_fraction": 1.0, "num_beams": 1,
+                  "runs": {kind: [{"tokens_per_s": 4.0, "generated_tokens": 8, "model_gflops_per_s": 5.0}]
+                           for kind in ("batched", "batched_transformers", "one_at_a_time")}}  # fmt: skip
+    gen_summary = summarize_generation(generation, limit)
+    assert gen_summary["batched_fraction_of_peak"]["median"] == pytest.approx(0.05)
+    machine = {"device": "cpu", "cpu": "a CPU", "cpu_count": 2, "cpu_description": "AVX2", "threads": 2, "precision": "32-true",
+               "versions": {p: "0" for p in ("torch", "transformers", "peft", "lightning", "trl")}, "commit": "abc"}  # fmt: skip
+    results = {"date": "today", "command": "python bench/vs_hf.py", "machine": machine, "config": "c.yaml", "steps": 1,
+               "warmup": 1, "repeats": 1, "load_average": {"before": 0.0, "after": 0.0}, "peak": peak, "limit": limit,
+               "labels": {"lit": "lit", "hf": "Trainer"}, "summary": summary, "generation": generation,
+               "generation_summary": gen_summary}  # fmt: skip
+    table = markdown(results)
+    assert "100.0 GFLOP/s in fp32 and 4.0 in bf16" in table and "2.000 model GFLOP" in table
+    assert "| 20.0% (20.0%-20.0%) |" in table and "| 10.0% (10.0%-10.0%) |" in table  # lit and the Trainer
+    assert "| 5.0% (5.0%-5.0%) |" in table  # the generation rows
+
+
+def test_time_to_score_stops_at_the_first_validation_that_reaches_the_target(tmp_path):
+    from bench.time_to_score import main
+
+    out = tmp_path / "java.json"
+    record = main(["java", "--config", "configs/tiny/java_instruct.yaml", "--target", "0.0", "--out", str(out), "--",
+                   "--trainer.max_steps", "4", "--trainer.val_check_interval", "2", "--trainer.enable_progress_bar", "false",
+                   "--trainer.enable_model_summary", "false", "--model.init_args.max_new_tokens", "2",
+                   "--data.init_args.compile_check", "false"])  # fmt: skip
+    assert record == json.loads(out.read_text())
+    assert record["reached"] and record["step"] == record["steps"] == 2  # stopped at the first validation, step 2 of 4
+    assert record["validations"][0]["val/accuracy"] >= 0.0 and 0 < record["minutes_to_target"] <= record["minutes_total"]
+    assert record["monitor"] == "val/accuracy" and record["machine"] and record["fit_args"][-1] == "false"
