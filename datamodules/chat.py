@@ -56,7 +56,7 @@ def assistant_spans(tokenizer, messages: list[dict], template: Optional[str] = N
         turn, number = messages[index], index + 1
         before = render(tokenizer, messages[:index], True, template)
         after = render(tokenizer, messages[: index + 1], False, template)
-        for name, prefix in (("with the generation prompt", before), ("", after)):
+        for name, prefix in (("with the generation prompt", before), ("with that turn", after)):
             if not whole.startswith(prefix):
                 raise TemplateError(
                     f"the chat template renders the conversation up to turn {number} {name} differently "
@@ -89,7 +89,13 @@ def _encode_with_offsets(tokenizer, text: str, cuts: list[int]) -> tuple[list[in
     for start, end in zip(edges, edges[1:]):
         if start == end:
             continue
-        piece = tokenizer(text[start:end], add_special_tokens=False, return_offsets_mapping=True)
+        try:
+            piece = tokenizer(text[start:end], add_special_tokens=False, return_offsets_mapping=True)
+        except NotImplementedError:  # transformers' Python ("slow") tokenizers give no offsets
+            raise TemplateError(
+                f"tokenizer {type(tokenizer).__name__} gives no character offsets, which lit reads the "
+                "trained tokens of each assistant turn from; load its fast (tokenizers) version"
+            ) from None
         ids += piece["input_ids"]
         offsets += [(a + start, b + start) for a, b in piece["offset_mapping"]]
     return ids, offsets

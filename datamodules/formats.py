@@ -71,6 +71,11 @@ def detect(record: dict, columns: Columns) -> Optional[str]:
     column = _turn_list_column(record, columns)
     if column is not None:
         turns = record[column]
+        if isinstance(turns, str) and turns.lstrip().startswith("["):  # a CSV cell
+            try:
+                turns = json.loads(turns)
+            except json.JSONDecodeError:
+                pass  # `to_example` says what is wrong with it
         first = turns[0] if isinstance(turns, list) and turns and isinstance(turns[0], dict) else {}
         if "from" in first or (column == "conversations" and "role" not in first):
             return "sharegpt"
