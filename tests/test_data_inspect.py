@@ -37,13 +37,15 @@ def test_inspect_marks_the_trained_tokens_and_counts_what_max_length_cuts(tmp_pa
     assert out.rstrip().endswith("pre-flight (train, val): passed")
 
 
-def test_inspect_reports_a_failing_preflight_and_the_examples_cut(tmp_path, capsys):
+def test_inspect_reports_a_failing_preflight_and_the_examples_cut(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("lit.data_inspect._use_rich", lambda plain: True)  # as on a terminal: colours, no markers
     train = write_jsonl(tmp_path / "chat.jsonl", {"messages": CONVERSATION}, {"messages": CONVERSATION[:2]})
     cli_main(["data", "inspect", "--config", "configs/tiny/sums.yaml", "--data.init_args.train_file", train,
               "--data.init_args.max_length", "12", "--split", "val", "-n", "1", "--tokens"])  # fmt: skip
     out = capsys.readouterr().out
     assert "val example 1 of 16 (generated val example 1): 12 tokens, 0 trained, cut by max_length 12 from 26" in out
     assert "  <s>|[|INST|]| 4|3| es| igual| a| [/|INST|]|\n" in out  # token boundaries
+    assert "legend: context (masked)  trained" in out and OPEN not in out
     assert "  train: 2 examples, tokens min 16, median 24.5, mean 24.5, p95 33, max 33; 0.0 trained on average; " \
            "2 cut by max_length 12" in out
     assert "pre-flight (train, val): FAILED: 2 of 2 train examples " in out and "cuts away the whole completion" in out
