@@ -148,9 +148,9 @@ def held_out_batches(checkpoint: dict, module, num_prompts: int) -> list[tuple[t
 
 
 def prompt_file_batches(path: str, tokenizer, num_prompts: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    from datamodules.records import read_jsonl
+    from datamodules.formats import read_examples
 
-    prompts = [r["prompt"] for r in read_jsonl(path)][:num_prompts]
+    prompts = [e["prompt"] for e in read_examples(path) if e.get("prompt")][:num_prompts]
     if not prompts:
         raise UserInputError(f"export: {path} holds no prompts")
     encoded = tokenizer(prompts, return_tensors="pt", padding=True)  # left padding (lit's tokenizer)

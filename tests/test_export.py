@@ -83,3 +83,14 @@ def test_a_checkpoint_written_before_the_tasks_moved_still_loads_and_rebuilds_it
                     "--trainer.limit_val_batches", "1", "--trainer.default_root_dir", str(tmp_path),
                     "--trainer.enable_progress_bar", "false"])  # fmt: skip
     assert cli.trainer.callback_metrics["val/loss"] > 0
+
+
+def test_export_checks_on_a_prompt_file_of_the_users(tmp_path):
+    from lit.export import prompt_file_batches
+    from modules.tokenizer import load_tokenizer
+    from tests.helpers import TINY_MISTRAL
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "33 es igual a"}\n{"prompt": "12 es igual a", "completion": "doce"}\n', encoding="utf-8")
+    ((ids, mask),) = prompt_file_batches(str(prompts), load_tokenizer(TINY_MISTRAL), num_prompts=8)
+    assert ids.shape[0] == mask.shape[0] == 2
