@@ -99,7 +99,8 @@ class FSDP2Strategy(ModelParallelStrategy):
         self._reshard: dict[nn.Module, bool] = {}  # each FSDP unit -> its reshard_after_forward
 
     def setup_environment(self) -> None:
-        self._data_parallel_size = self.num_nodes * self.num_processes  # every process: one data-parallel group
+        # Every process in one data-parallel group (the mesh's tensor-parallel size is 1).
+        self._data_parallel_size = self.num_nodes * self.num_processes
         super().setup_environment()
 
     # ---------------------------------------------------------------- sharding
@@ -166,7 +167,7 @@ class FSDP2Strategy(ModelParallelStrategy):
             optimizer = optimizer._optimizer
         return optimizer.state_dict()  # keyed by parameter index, as in one process; states sharded
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], filepath: _PATH, storage_options: Optional[Any] = None) -> None:
+    def save_checkpoint(self, checkpoint: dict[str, Any], filepath: _PATH, storage_options: Optional[Any] = None):
         path = Path(self.broadcast(filepath))
         checkpoint = gather_full(checkpoint)  # on every process: each one takes part in the gathers
         if self.is_global_zero:

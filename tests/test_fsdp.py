@@ -6,16 +6,13 @@ The 2-process runs happen once, in one launch (`tests/helpers/fsdp_runs.py`); th
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from lit.cli import cli_main
-from tests.helpers import ROOT
 from tests.helpers.fsdp_runs import TINY
+from tests.helpers.processes import run_command
 from tests.helpers.tiny_runs import MODES
 
 RUN_MODES = ["lora", "4bit+lora", "full"]
@@ -25,11 +22,7 @@ METRICS = ("val/loss", "val/mae", "val/exact", "val/parse_rate", "val/hit_limit"
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("fsdp")
-    env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "WORLD_SIZE", "NODE_RANK")}
-    env.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", WANDB_MODE="disabled")
-    result = subprocess.run([sys.executable, "tests/helpers/fsdp_runs.py", str(out), *RUN_MODES], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=900)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_command(["tests/helpers/fsdp_runs.py", str(out), *RUN_MODES], timeout=900)
     return json.loads((out / "results.json").read_text(encoding="utf-8"))
 
 
@@ -75,7 +68,8 @@ def test_fsdp_checkpoint_scores_the_same_in_one_process_as_in_two_and_holds_what
     optimizer = checkpoint["optimizer_states"][0]  # keyed by index as in one process, whole tensors too
     trained = [p for p in model.parameters() if p.requires_grad]
     assert sorted(optimizer["state"]) == list(range(len(trained)))
-    assert [tuple(optimizer["state"][i]["exp_avg"].shape) for i in range(len(trained))] == [tuple(p.shape) for p in trained]
+    shapes = [tuple(optimizer["state"][i]["exp_avg"].shape) for i in range(len(trained))]
+    assert shapes == [tuple(p.shape) for p in trained]
 
 
 @pytest.mark.parametrize("mode", RUN_MODES)
