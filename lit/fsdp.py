@@ -167,7 +167,9 @@ class FSDP2Strategy(ModelParallelStrategy):
             optimizer = optimizer._optimizer
         return optimizer.state_dict()  # keyed by parameter index, as in one process; states sharded
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], filepath: _PATH, storage_options: Optional[Any] = None):
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], filepath: _PATH, storage_options: Optional[Any] = None
+    ):
         path = Path(self.broadcast(filepath))
         checkpoint = gather_full(checkpoint)  # on every process: each one takes part in the gathers
         if self.is_global_zero:
