@@ -1,7 +1,7 @@
-"""Issue 5: strategies. DDP on 2 CPU processes (gloo) against 1 process; multi-node settings; FSDP/DeepSpeed on GPU."""
+"""Issue 5: strategies. DDP on 2 CPU processes (gloo) against 1 process; multi-node settings; what a strategy
+refuses with 4-bit weights. FSDP: tests/test_fsdp.py; GPUs (DDP, FSDP, DeepSpeed): tests/test_gpu.py."""
 
 import pytest
-import torch
 
 from lit.cli import cli_main
 from tests.helpers.processes import csv_logger, last_metrics, run_lit
@@ -83,12 +83,3 @@ def test_deepspeed_stage_3_with_4bit_is_refused_before_loading():
         with pytest.raises(UserInputError, match="quant_storage"):
             check_quantization_support(fsdp, True, "uint8")
         check_quantization_support(fsdp, True, "auto")
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA devices")
-@pytest.mark.parametrize("overlay", ["fsdp", "deepspeed"])
-def test_sharded_strategies_on_gpus(tmp_path, overlay):
-    run_lit(["fit", "--config", "configs/tiny/java_instruct.yaml", "--config", f"configs/strategies/{overlay}.yaml",
-             "--trainer.accelerator", "gpu", "--trainer.devices", "2", "--trainer.max_steps", "4",
-             "--trainer.default_root_dir", str(tmp_path)])  # fmt: skip

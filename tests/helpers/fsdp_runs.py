@@ -1,10 +1,13 @@
-"""The 2-process FSDP runs tests/test_fsdp.py checks, in one launch: `python tests/helpers/fsdp_runs.py OUT MODE...`.
+"""The 2-process FSDP runs tests/test_fsdp.py checks, in one launch:
+
+    python tests/helpers/fsdp_runs.py OUT MODE... [-- LIT ARGS]   (MODE: lora, 4bit+lora, full)
 
 Lightning's launcher starts the second process by running this script again; each `cli_main` call
 then runs on both processes together, in the same process group. One launch for every stage and mode,
 because on a 2-core machine starting the two processes (importing torch, transformers, peft, Lightning)
 costs more than the tiny runs themselves. Per mode: fit one epoch, validate its `last.ckpt`, resume
 with `--ckpt_path last` for a second epoch. Rank 0 writes what the test reads to OUT/results.json.
+LIT ARGS go after the FSDP overlay's (tests/test_gpu.py: `--trainer.accelerator gpu ...`).
 """
 
 from __future__ import annotations
@@ -52,10 +55,15 @@ def packed_4bit_gathers_exactly(module) -> dict:
     import bitsandbytes as bnb
     from transformers import AutoModelForCausalLM
 
+    from modules.hardware import resolve_dtype
     from modules.peft_config import bnb_config
 
-    fresh = AutoModelForCausalLM.from_pretrained(module.source, quantization_config=bnb_config(
-        module.quantization, "cpu", module.trainer.strategy, module.trainer.precision), device_map={"": "cpu"})  # fmt: skip
+    strategy, precision = module.trainer.strategy, module.trainer.precision
+    quantized = bnb_config(module.quantization, module._accelerator(), strategy, precision)
+    # Loaded in the dtype the run loaded it in, so quantized from the same numbers.
+    dtype = resolve_dtype(module.dtype_name, module._accelerator(), precision)
+    fresh = AutoModelForCausalLM.from_pretrained(module.source, quantization_config=quantized, dtype=dtype,
+                                                 device_map={"": strategy.root_device})  # fmt: skip
     expected = {name: m.weight for name, m in fresh.named_modules() if isinstance(m, bnb.nn.Linear4bit)}
     checked, equal = 0, 0
     for name, m in module.model.get_base_model().named_modules():
@@ -72,10 +80,10 @@ def metrics(trainer) -> dict:
     return {k: float(v) for k, v in trainer.callback_metrics.items()}
 
 
-def run_mode(out: Path, mode: str) -> dict:
+def run_mode(out: Path, mode: str, extra: list[str]) -> dict:
     start = time.perf_counter()
     root = out / mode
-    args = [*TINY, *FSDP, *MODES[mode], "--trainer.default_root_dir", str(root)]
+    args = [*TINY, *FSDP, *MODES[mode], *extra, "--trainer.default_root_dir", str(root)]
     fit = cli_main(["fit", *args, "--trainer.max_epochs", "1"])
     ckpt = root / "epoch1.ckpt"  # kept for the test: the resume below writes last.ckpt again
     if fit.trainer.is_global_zero:
@@ -94,8 +102,9 @@ def run_mode(out: Path, mode: str) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    out, modes = Path(argv[0]), argv[1:]
-    results = {mode: run_mode(out, mode) for mode in modes}
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    out, modes = Path(argv[0]), argv[1 : argv.index("--") if "--" in argv else None]
+    results = {mode: run_mode(out, mode, extra) for mode in modes}
     import torch.distributed as dist
 
     if not dist.is_initialized() or dist.get_rank() == 0:
