@@ -12,7 +12,7 @@ import torch
 
 from lit.cli import cli_main
 from tests.helpers import TINY_MISTRAL
-from tests.helpers import fsdp_runs
+from tests.helpers import strategy_runs
 from tests.helpers.processes import csv_logger, last_metrics, run_command, run_lit
 from tests.helpers.tiny_runs import MODES
 
@@ -53,11 +53,13 @@ def test_fsdp_qlora_on_gpus_stores_4bit_weights_in_bf16_that_gather_exactly_and_
     """bitsandbytes issue 1945: FSDP2 can canonicalise NaN bit patterns of packed 4-bit codes in bf16 storage;
     this checks every packed weight, gathered, byte for byte against a one-process quantization."""
     precision = ["--trainer.precision", "bf16-mixed"]
-    run_command(["tests/helpers/fsdp_runs.py", str(tmp_path), "4bit+lora", "--", *GPUS, *precision])
+    run_command(
+        ["tests/helpers/strategy_runs.py", str(tmp_path), "fsdp", "4bit+lora", "--", *GPUS, *precision]
+    )
     run = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["4bit+lora"]
     assert run["sharding"]["packed_4bit"] == {"checked": 14, "equal": 14, "dtype": "torch.bfloat16"}
     assert run["resumed_steps"] == 2 * run["fit_steps"]
-    one = cli_main(["validate", *fsdp_runs.TINY, *MODES["4bit+lora"], *ONE_GPU, *precision,
+    one = cli_main(["validate", *strategy_runs.TINY, *MODES["4bit+lora"], *ONE_GPU, *precision,
                     "--ckpt_path", run["ckpt"]])  # fmt: skip
     for key in METRICS:  # bf16 compute: batches of other rows round differently
         assert run["validate"][key] == pytest.approx(metrics_of(one)[key], rel=2e-2, abs=1e-2), key

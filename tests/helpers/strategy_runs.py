@@ -1,13 +1,16 @@
-"""The 2-process FSDP runs tests/test_fsdp.py checks, in one launch:
+"""The 2-process runs of a sharding strategy that tests/test_fsdp.py and test_deepspeed.py check, in one launch:
 
-    python tests/helpers/fsdp_runs.py OUT MODE... [-- LIT ARGS]   (MODE: lora, 4bit+lora, full)
+    python tests/helpers/strategy_runs.py OUT STRATEGY MODE... [-- LIT ARGS]
+    (STRATEGY: fsdp, deepspeed; MODE: lora, 4bit+lora, full)
 
 Lightning's launcher starts the second process by running this script again; each `cli_main` call
 then runs on both processes together, in the same process group. One launch for every stage and mode,
 because on a 2-core machine starting the two processes (importing torch, transformers, peft, Lightning)
 costs more than the tiny runs themselves. Per mode: fit one epoch, validate its `last.ckpt`, resume
-with `--ckpt_path last` for a second epoch. Rank 0 writes what the test reads to OUT/results.json.
-LIT ARGS go after the FSDP overlay's (tests/test_gpu.py: `--trainer.accelerator gpu ...`).
+with `--ckpt_path last` for a second epoch. Rank 0 writes what the test reads to OUT/results.json: metrics,
+the checkpoint in the one-process format (DeepSpeed's folder converted by Lightning's
+`convert_zero_checkpoint_to_fp32_state_dict`) and how FSDP holds the weights.
+LIT ARGS go after the overlay's (tests/test_gpu.py: `--trainer.accelerator gpu ...`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import torch
 from lit.cli import cli_main
 from tests.helpers.tiny_runs import MODES
 
-FSDP = ["--config", "configs/strategies/fsdp.yaml", "--trainer.accelerator", "cpu", "--trainer.devices", "2"]
+CPUS = ["--trainer.accelerator", "cpu", "--trainer.devices", "2"]
 TINY = ["--config", "configs/tiny/sums.yaml", "--trainer.enable_progress_bar", "false",
         "--trainer.enable_model_summary", "false", "--trainer.logger", "false",
         "--model.init_args.log_generations", "16",
@@ -80,17 +83,36 @@ def metrics(trainer) -> dict:
     return {k: float(v) for k, v in trainer.callback_metrics.items()}
 
 
-def run_mode(out: Path, mode: str, extra: list[str]) -> dict:
+def keep_checkpoint(trainer, last: Path, root: Path) -> tuple[Path, Path]:
+    """A copy of `last` (the resume writes it again) and, from process 0, the same in the one-process format."""
+    import torch.distributed as dist
+
+    kept, one_file = root / "epoch1.ckpt", root / "epoch1-one-process.ckpt"
+    if trainer.is_global_zero:
+        if last.is_dir():  # DeepSpeed's folder
+            from lightning.pytorch.utilities.deepspeed import convert_zero_checkpoint_to_fp32_state_dict
+
+            shutil.copytree(last, kept)
+            convert_zero_checkpoint_to_fp32_state_dict(str(kept), str(one_file))
+        else:
+            shutil.copyfile(last, kept)
+            shutil.copyfile(last, one_file)
+    if dist.is_initialized():
+        dist.barrier()  # the other process reads them next
+    return kept, one_file
+
+
+def run_mode(out: Path, strategy: str, mode: str, extra: list[str]) -> dict:
     start = time.perf_counter()
     root = out / mode
-    args = [*TINY, *FSDP, *MODES[mode], *extra, "--trainer.default_root_dir", str(root)]
+    overlay = ["--config", f"configs/strategies/{strategy}.yaml", *CPUS]
+    args = [*TINY, *overlay, *MODES[mode], *extra, "--trainer.default_root_dir", str(root)]
     fit = cli_main(["fit", *args, "--trainer.max_epochs", "1"])
-    ckpt = root / "epoch1.ckpt"  # kept for the test: the resume below writes last.ckpt again
-    if fit.trainer.is_global_zero:
-        shutil.copyfile(root / "checkpoints" / "last.ckpt", ckpt)
-    result = {"ckpt": str(ckpt), "fit": metrics(fit.trainer), "fit_steps": fit.trainer.global_step,
-              "sharding": sharding(fit.model)}  # fmt: skip
-    validate = cli_main(["validate", *args, "--ckpt_path", str(ckpt)])
+    kept, one_file = keep_checkpoint(fit.trainer, root / "checkpoints" / "last.ckpt", root)
+    result = {"ckpt": str(one_file), "fit": metrics(fit.trainer), "fit_steps": fit.trainer.global_step}
+    if strategy == "fsdp":
+        result["sharding"] = sharding(fit.model)
+    validate = cli_main(["validate", *args, "--ckpt_path", str(kept)])
     result["validate"] = metrics(validate.trainer)
     result["samples"] = validate.model.samples.get("val", [])  # this process's shard of the held-out set
     resumed = cli_main(["fit", *args, "--trainer.max_epochs", "2", "--ckpt_path", "last"])
@@ -103,8 +125,8 @@ def run_mode(out: Path, mode: str, extra: list[str]) -> dict:
 
 def main(argv: list[str]) -> None:
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
-    out, modes = Path(argv[0]), argv[1 : argv.index("--") if "--" in argv else None]
-    results = {mode: run_mode(out, mode, extra) for mode in modes}
+    out, strategy, modes = Path(argv[0]), argv[1], argv[2 : argv.index("--") if "--" in argv else None]
+    results = {mode: run_mode(out, strategy, mode, extra) for mode in modes}
     import torch.distributed as dist
 
     if not dist.is_initialized() or dist.get_rank() == 0:
