@@ -11,8 +11,7 @@ import pytest
 import torch
 
 from lit.cli import cli_main
-from tests.helpers import TINY_MISTRAL
-from tests.helpers import strategy_runs
+from tests.helpers import TINY_MISTRAL, strategy_runs
 from tests.helpers.processes import csv_logger, last_metrics, run_command, run_lit
 from tests.helpers.tiny_runs import MODES
 
@@ -65,18 +64,19 @@ def test_fsdp_qlora_on_gpus_stores_4bit_weights_in_bf16_that_gather_exactly_and_
         assert run["validate"][key] == pytest.approx(metrics_of(one)[key], rel=2e-2, abs=1e-2), key
 
 
-def test_deepspeed_zero2_on_gpus_trains_and_validates_its_checkpoint(tmp_path):
+def test_deepspeed_zero2_qlora_on_gpus_scores_like_one_gpu_and_resumes(tmp_path):
     pytest.importorskip("deepspeed")
-    deepspeed = ["--config", "configs/strategies/deepspeed.yaml", *GPUS]
-    if not bf16():
-        deepspeed += ["--trainer.precision", "32-true"]
-    run_lit(["fit", *TINY, *deepspeed, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path),
-             *csv_logger(tmp_path / "fit")])  # fmt: skip
-    fit = last_metrics(tmp_path / "fit")
-    assert torch.isfinite(torch.tensor(fit["train/loss"])) and "val/loss" in fit
-    ckpt = tmp_path / "checkpoints" / "last.ckpt"  # a folder: each process's ZeRO shards
-    run_lit(["validate", *TINY, *deepspeed, "--ckpt_path", str(ckpt), *csv_logger(tmp_path / "validate")])
-    assert last_metrics(tmp_path / "validate")["val/loss"] == pytest.approx(fit["val/loss"], rel=2e-2)
+    precision = ["--trainer.precision", "bf16-mixed" if bf16() else "32-true"]
+    run_command(
+        ["tests/helpers/strategy_runs.py", str(tmp_path), "deepspeed", "4bit+lora", "--", *GPUS, *precision]
+    )
+    run = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["4bit+lora"]
+    assert run["resumed_from"].endswith("last.ckpt") and run["resumed_steps"] == 2 * run["fit_steps"]
+    one = cli_main(["validate", *strategy_runs.TINY, *MODES["4bit+lora"], *ONE_GPU, *precision,
+                    "--ckpt_path", run["ckpt"]])  # fmt: skip  # the folder converted to one file
+    assert set(torch.load(run["ckpt"], weights_only=True)["state_dict"]) == one.model._trainable_keys()
+    for key in METRICS:
+        assert run["validate"][key] == pytest.approx(metrics_of(one)[key], rel=2e-2, abs=1e-2), key
 
 
 @pytest.mark.skipif(not bf16(), reason="needs a GPU with bf16")
