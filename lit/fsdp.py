@@ -17,8 +17,8 @@ What this strategy adds to Lightning's `ModelParallelStrategy` (FSDP2 + tensor p
 - one-file checkpoints in the format of a one-process run (parameter names as the module's own,
   optimizer state keyed by parameter index), gathered after the LightningModule's `on_save_checkpoint`
   has chosen what to keep (with LoRA, the adapter only, so the frozen base is never gathered), and
-  loaded through the LightningModule's own `load_state_dict`: a checkpoint of this strategy loads
-  in one process, and a one-process checkpoint resumes here.
+  loaded through the LightningModule's own `load_state_dict` (each process keeping its shard): a
+  checkpoint of this strategy loads in one process, and resumes here with `--ckpt_path last`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from modules.strategies import is_transformer_block
 
 
 def gather_full(value: Any) -> Any:
-    """`value` (nested dicts, lists, tuples) with every DTensor gathered into a whole CPU tensor.
+    """`value` (nested dicts, lists, tuples) with every DTensor gathered into a whole CPU tensor, and every
+    other tensor on the CPU too, so the file loads anywhere.
 
     A collective per DTensor: every process calls it on a structure of the same shape, in the same order.
     """
@@ -47,6 +48,8 @@ def gather_full(value: Any) -> Any:
 
     if isinstance(value, DTensor):
         return value.full_tensor().cpu()
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
     if isinstance(value, dict):
         return {k: gather_full(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
