@@ -8,7 +8,6 @@ from torch import nn
 
 from modules.errors import UserInputError
 
-
 # Strategies that shard parameters: Lightning's (torch's FSDP1, GPUs only) and lit's FSDP2 (`lit.fsdp`),
 # named here, not imported: the model layer never imports the command line.
 FSDP_STRATEGIES = ("FSDPStrategy", "FSDP2Strategy")
