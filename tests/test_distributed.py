@@ -51,6 +51,12 @@ def test_multi_node_settings_parse_and_reach_the_trainer(monkeypatch):
              "SLURM_NODELIST": "node[1-2]"}  # fmt: skip
     for key, value in slurm.items():
         monkeypatch.setenv(key, value)
+    # Lightning's SLURMEnvironment writes MASTER_ADDR and MASTER_PORT into os.environ when asked for them; set
+    # and removed here, monkeypatch undoes whatever they hold after the test (else later launches in this
+    # process would look for their peers at node1).
+    for key in ("MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.setenv(key, "unset")
+        monkeypatch.delenv(key)
     cli = cli_main(["--config", "configs/tiny/sums.yaml", "--config", "configs/strategies/ddp.yaml",
                     "--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.num_nodes", "2",
                     "--trainer.plugins", "lightning.fabric.plugins.environments.SLURMEnvironment",
