@@ -72,7 +72,9 @@ def dense_base_state(model) -> dict[str, torch.Tensor]:
                 state[f"{plain}.bias"] = module.bias.detach().float()
             continue
         for key, tensor in module.named_parameters(recurse=False):
-            state[f"{plain}.{key}"] = tensor.detach().float()
+            # A copy: `.float()` of an fp32 weight is the same tensor, and the merge below writes the
+            # adapter into these weights, which would then change the trained model it is checked against.
+            state[f"{plain}.{key}"] = tensor.detach().to(torch.float32, copy=True)
         for key, tensor in module.named_buffers(recurse=False):
             if tensor is not None and key not in module._non_persistent_buffers_set:  # e.g. rotary inv_freq
                 state[f"{plain}.{key}"] = tensor.detach()

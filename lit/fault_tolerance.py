@@ -172,8 +172,17 @@ def find_last_checkpoint(trainer) -> Optional[Path]:
         "*/checkpoints/last*.ckpt",
         "*/*/checkpoints/last*.ckpt",
     ]
-    found = {path for root in roots for pattern in patterns for path in root.glob(pattern) if path.is_file()}
-    return max(found, key=lambda path: path.stat().st_mtime) if found else None
+    # A folder too: DeepSpeed's checkpoints are folders (each process's shard of the optimizer state).
+    found = {path for root in roots for pattern in patterns for path in root.glob(pattern) if path.exists()}
+    return max(found, key=written_at) if found else None
+
+
+def written_at(path: Path) -> float:
+    """When a checkpoint was last written: a file's time, or a folder's newest file's (a folder's own time
+    changes only when entries are added or removed, not when DeepSpeed writes over them)."""
+    if path.is_dir():
+        return max((p.stat().st_mtime for p in path.rglob("*") if p.is_file()), default=path.stat().st_mtime)
+    return path.stat().st_mtime
 
 
 class LastCheckpoint(Callback):

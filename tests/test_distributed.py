@@ -1,39 +1,13 @@
-"""Issue 5: strategies. DDP on 2 CPU processes (gloo) against 1 process; multi-node settings; FSDP/DeepSpeed on GPU."""
-
-import csv
-import os
-import subprocess
-import sys
+"""Issue 5: strategies. DDP on 2 CPU processes (gloo) against 1 process; multi-node settings; what a strategy
+refuses with 4-bit weights. FSDP: tests/test_fsdp.py; GPUs (DDP, FSDP, DeepSpeed): tests/test_gpu.py."""
 
 import pytest
-import torch
 
 from lit.cli import cli_main
-from tests.helpers import ROOT
+from tests.helpers.processes import csv_logger, last_metrics, run_lit
 
 TINY = ["--config", "configs/tiny/sums.yaml", "--trainer.enable_progress_bar", "false",
         "--trainer.enable_model_summary", "false"]  # fmt: skip
-
-
-def run_lit(args: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
-    """`python -m lit ...` in a fresh process: Lightning's DDP launcher re-runs the command per rank."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", WANDB_MODE="disabled")
-    result = subprocess.run([sys.executable, "-m", "lit", *args], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=timeout)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
-def last_metrics(log_dir) -> dict:
-    [path] = list(log_dir.rglob("metrics.csv"))
-    merged = {}
-    for row in csv.DictReader(open(path)):
-        merged.update({k: float(v) for k, v in row.items() if v})
-    return merged
-
-
-def csv_logger(path) -> list[str]:
-    return ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(path)]
 
 
 def test_ddp_on_two_cpu_processes_scores_like_one_process_and_its_checkpoint_loads(tmp_path):
@@ -77,6 +51,12 @@ def test_multi_node_settings_parse_and_reach_the_trainer(monkeypatch):
              "SLURM_NODELIST": "node[1-2]"}  # fmt: skip
     for key, value in slurm.items():
         monkeypatch.setenv(key, value)
+    # Lightning's SLURMEnvironment writes MASTER_ADDR and MASTER_PORT into os.environ when asked for them; set
+    # and removed here, monkeypatch undoes whatever they hold after the test (else later launches in this
+    # process would look for their peers at node1).
+    for key in ("MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.setenv(key, "unset")
+        monkeypatch.delenv(key)
     cli = cli_main(["--config", "configs/tiny/sums.yaml", "--config", "configs/strategies/ddp.yaml",
                     "--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.num_nodes", "2",
                     "--trainer.plugins", "lightning.fabric.plugins.environments.SLURMEnvironment",
@@ -99,18 +79,13 @@ def test_deepspeed_stage_3_with_4bit_is_refused_before_loading():
     with pytest.raises(UserInputError, match="ZeRO stage 3"):
         check_quantization_support(DeepSpeedStrategy(), True, "auto")
 
-    class FSDPStrategy:
+    class FSDPStrategy:  # Lightning's (FSDP1, GPUs only)
         pass
 
-    with pytest.raises(UserInputError, match="quant_storage"):
-        check_quantization_support(FSDPStrategy(), True, "uint8")
-    check_quantization_support(FSDPStrategy(), True, "auto")
+    class FSDP2Strategy:  # lit.fsdp's
+        pass
 
-
-@pytest.mark.gpu
-@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA devices")
-@pytest.mark.parametrize("overlay", ["fsdp", "deepspeed"])
-def test_sharded_strategies_on_gpus(tmp_path, overlay):
-    run_lit(["fit", "--config", "configs/tiny/java_instruct.yaml", "--config", f"configs/strategies/{overlay}.yaml",
-             "--trainer.accelerator", "gpu", "--trainer.devices", "2", "--trainer.max_steps", "4",
-             "--trainer.default_root_dir", str(tmp_path)])  # fmt: skip
+    for fsdp in (FSDPStrategy(), FSDP2Strategy()):
+        with pytest.raises(UserInputError, match="quant_storage"):
+            check_quantization_support(fsdp, True, "uint8")
+        check_quantization_support(fsdp, True, "auto")

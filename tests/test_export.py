@@ -52,6 +52,24 @@ def test_export_4bit_lora_loads_in_plain_peft_and_transformers(tiny_fit_args, tm
         assert AutoModelForCausalLM.from_pretrained(out / "bf16" / "merged").dtype == torch.bfloat16
 
 
+def test_merging_a_dense_base_leaves_the_trained_model_as_it_was(tmp_path):
+    """With a dense (not 4-bit) fp32 base, the merged model's weights are copies: merging the adapter into them
+    once changed the trained model too, and export then refused its own correct merge."""
+    from lit.export import merge
+    from tests.helpers import TINY_MISTRAL
+    from tests.helpers.precision import random_adapter_module
+
+    module = random_adapter_module(TINY_MISTRAL, "32-true")
+    ids = torch.tensor([[1, 40, 41, 42, 43]])
+    with torch.no_grad():
+        before = module.model(input_ids=ids).logits
+        module.model.save_pretrained(str(tmp_path / "adapter"))
+        merged = merge(module, tmp_path / "adapter")
+        after = module.model(input_ids=ids).logits
+        torch.testing.assert_close(after, before, rtol=0, atol=0)
+        torch.testing.assert_close(merged(input_ids=ids).logits, before)  # fp32 defaults
+
+
 def test_export_refuses_when_the_merged_model_differs(tiny_fit_args, tmp_path, monkeypatch):
     import lit.export
     from lit.export import ExportCheckError, export

@@ -230,3 +230,24 @@ def test_a_failing_evaluation_leaves_the_trained_state_on_disk_and_resumable(tmp
     resumed = cli_main(_last_not_best_args(tmp_path, "--ckpt_path", "last"))
     assert resumed.trainer.global_step == 12
     assert torch.load(last, weights_only=True)["global_step"] == 12
+
+
+def test_ckpt_path_last_finds_the_newest_checkpoint_a_folder_included(tmp_path):
+    """DeepSpeed writes folders, and over the files of an existing one: the folder's own time stays old."""
+    from types import SimpleNamespace
+
+    from lit.fault_tolerance import find_last_checkpoint
+
+    folder = tmp_path / "checkpoints" / "last.ckpt"
+    (folder / "checkpoint").mkdir(parents=True)
+    (folder / "checkpoint" / "mp_rank_00_model_states.pt").write_bytes(b"old")
+    other = tmp_path / "checkpoints" / "last-v1.ckpt"
+    other.write_bytes(b"file")
+    now = time.time()
+    os.utime(folder, (now - 100, now - 100))
+    os.utime(other, (now - 50, now - 50))
+    trainer = SimpleNamespace(default_root_dir=str(tmp_path), loggers=[], checkpoint_callbacks=[])
+    os.utime(folder / "checkpoint" / "mp_rank_00_model_states.pt", (now - 200, now - 200))
+    assert find_last_checkpoint(trainer) == other
+    os.utime(folder / "checkpoint" / "mp_rank_00_model_states.pt", (now, now))  # written over, last
+    assert find_last_checkpoint(trainer) == folder
