@@ -26,6 +26,7 @@ from lit.cli import cli_main  # noqa: E402
 from modules.hardware import cpu_description  # noqa: E402
 
 COLUMNS = ("mae", "exact", "parse_rate", "hit_limit", "loss")
+OTHER_SETS = ("val_seen", "val_composed")  # `val` holds the held-out targets; these sit beside it
 
 
 def read_curve(metrics_csv: Path) -> tuple[list[dict], dict[int, float]]:
@@ -34,7 +35,11 @@ def read_curve(metrics_csv: Path) -> tuple[list[dict], dict[int, float]]:
     with open(metrics_csv, encoding="utf-8") as f:
         for row in csv.DictReader(f):
             if row.get("val/mae"):
-                rows.append({"step": int(row["step"]) + 1, **{k: float(row[f"val/{k}"]) for k in COLUMNS if row.get(f"val/{k}")}})
+                point = {"step": int(row["step"]) + 1, **{k: float(row[f"val/{k}"]) for k in COLUMNS if row.get(f"val/{k}")}}
+                for other in OTHER_SETS:  # recall and composed prompts, where the config has them
+                    if row.get(f"{other}/mae"):
+                        point[other] = {k: float(row[f"{other}/{k}"]) for k in COLUMNS if row.get(f"{other}/{k}")}
+                rows.append(point)
             if row.get("train/loss"):
                 train_loss[int(row["step"]) + 1] = float(row["train/loss"])
     return rows, train_loss
@@ -72,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(options.keep or folder)
         result = run_curve(options.precision, options.seed, options.steps, options.val_every, root, options.extra)
     print(f"sums curve: {options.precision}, seed {options.seed}, CPU {result['cpu']}, {result['minutes']} min")
-    print("  step    mae  exact  hit_limit  val/loss")
+    print("  step    mae  exact  hit_limit  val/loss   (val: held-out targets; then val_seen, val_composed: mae / exact)")
     for row in result["curve"]:
-        print(f"  {row['step']:>4} {row['mae']:6.2f} {row['exact']:6.2f} {row.get('hit_limit', float('nan')):10.2f} {row['loss']:9.3f}")
+        others = "".join(f"   {o} {row[o]['mae']:.2f} / {row[o]['exact']:.2f}" for o in OTHER_SETS if o in row)
+        print(f"  {row['step']:>4} {row['mae']:6.2f} {row['exact']:6.2f} {row.get('hit_limit', float('nan')):10.2f} {row['loss']:9.3f}{others}")
     if options.out:
         Path(options.out).parent.mkdir(parents=True, exist_ok=True)
         Path(options.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
