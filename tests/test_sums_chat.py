@@ -27,6 +27,20 @@ def test_conversations_open_with_the_system_prompt_and_answer_every_sum():
         SumsChatDataModule(max_turns=0)
 
 
+def test_the_chat_configs_held_out_sums_are_in_no_training_turn():
+    """configs/embedded/chat.yaml's settings: `val` asks only for targets no training turn names."""
+    data = SumsChatDataModule(tokenizer=TINY_MISTRAL, num_examples=320, num_val_examples=40, min_target=10,
+                              max_target=30, held_out_every=6, addends="tens", composed_fraction=0.3)  # fmt: skip
+    assert data.unseen == [15, 21, 27]
+
+    def users(split: str) -> list[str]:
+        return [m["content"] for c in data.generate_examples(split) for m in c["messages"] if m["role"] == "user"]
+
+    assert {target_of(u) for u in users("val")} == {15, 21, 27}  # every turn of a val conversation
+    named_in_training = {target_of(u) for u in users("train")} | {int(n) for u in users("train") for n in u.split() if n.isdigit()}
+    assert not named_in_training & {15, 21, 27}
+
+
 def test_the_last_answer_is_the_reference_and_the_configured_metrics_score_it():
     data = SumsChatDataModule(tokenizer=TINY_MISTRAL, num_examples=8, num_val_examples=4, addends="greedy",
                               metrics=["exact_match", {"class_path": "datamodules.sums.metric.words_sum_error",

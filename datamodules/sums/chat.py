@@ -58,7 +58,8 @@ class SumsChatDataModule(SumsDataModule):
         offset, targets, composed = self._draw(split)
         size, seed = self.sizes[split], self.seed + offset
         # Enough sums for `size` conversations of up to max_turns turns; the grouping keeps the first `size`.
-        sums = generate_sums(size * self.max_turns, seed, *self.target_range, self.addends, targets, composed)
+        avoid = self.unseen if split == "train" and self.unseen else ()  # held-out numbers in no training turn
+        sums = generate_sums(size * self.max_turns, seed, *self.target_range, self.addends, targets, composed, avoid)
         return to_conversations(sums, self.max_turns, seed, self.system_prompt)[:size]
 
     def reference(self, example: dict) -> Optional[str]:
