@@ -8,6 +8,7 @@ from datamodules.formats import read_examples
 from datamodules.sums.data import generate_sums
 from datamodules.sums.spanish import read_sum, target_of
 from lit.cli import cli_main
+from tests.helpers import ROOT
 
 
 def test_data_command_java(tmp_path):
@@ -42,9 +43,12 @@ data:
 """
 
 
-def test_sums_splits_of_a_config_that_holds_out_targets_are_disjoint_in_the_sums_they_ask_for(tmp_path):
+@pytest.mark.parametrize("shipped", [True, False], ids=["configs/embedded/sums.yaml", "a test config"])
+def test_sums_splits_of_a_config_that_holds_out_targets_are_disjoint_in_the_sums_they_ask_for(tmp_path, shipped):
     config = tmp_path / "sums.yaml"
     config.write_text(HELD_OUT_CONFIG, encoding="utf-8")
+    if shipped:  # the main job as committed
+        config = ROOT / "configs" / "embedded" / "sums.yaml"
     asked = {}
     for split in ("train", "val", "val_seen", "val_composed", "test"):
         out = tmp_path / f"{split}.jsonl"
@@ -65,5 +69,7 @@ def test_sums_splits_of_a_config_that_holds_out_targets_are_disjoint_in_the_sums
 
 
 def test_a_split_the_config_does_not_have_is_a_clear_error(tmp_path):
+    config = tmp_path / "no_composed.yaml"
+    config.write_text(HELD_OUT_CONFIG.replace("composed_fraction: 0.3", "composed_fraction: 0.0"), encoding="utf-8")
     with pytest.raises(SystemExit, match="has no 'val_composed' set"):
-        cli_main(["data", "sums", "--split", "val_composed", "--out", str(tmp_path / "x.jsonl")])
+        cli_main(["data", "sums", "--split", "val_composed", "--config", str(config), "--out", str(tmp_path / "x.jsonl")])
