@@ -5,12 +5,11 @@ checkpoint is a folder; one process reads it after Lightning's conversion to one
 DeepSpeed is not installed (it is not a dependency of lit).
 """
 
-import json
 
 import pytest
 import torch
 
-from tests.helpers.processes import run_command
+from tests.helpers.processes import strategy_runs
 from tests.helpers.sharded_checks import (
     assert_export_works,
     assert_holds_adapter_or_whole_weights,
@@ -26,9 +25,7 @@ RUN_MODES = ["lora", "full"]
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("deepspeed")
-    run_command(["tests/helpers/strategy_runs.py", str(out), "deepspeed", *RUN_MODES], timeout=900)
-    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return strategy_runs(tmp_path_factory.mktemp("deepspeed"), "deepspeed", RUN_MODES)
 
 
 @pytest.mark.parametrize("mode", RUN_MODES)

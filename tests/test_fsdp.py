@@ -5,12 +5,11 @@ LoRA and full fine-tuning: the weights are sharded, a checkpoint scores the same
 The 2-process runs happen once, in one launch (`tests/helpers/strategy_runs.py`); the tests read what they left.
 """
 
-import json
 
 import pytest
 import torch
 
-from tests.helpers.processes import run_command
+from tests.helpers.processes import strategy_runs
 from tests.helpers.sharded_checks import (
     assert_export_works,
     assert_holds_adapter_or_whole_weights,
@@ -24,9 +23,7 @@ RUN_MODES = ["lora", "4bit+lora", "full"]
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("fsdp")
-    run_command(["tests/helpers/strategy_runs.py", str(out), "fsdp", *RUN_MODES], timeout=900)
-    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return strategy_runs(tmp_path_factory.mktemp("fsdp"), "fsdp", RUN_MODES)
 
 
 @pytest.mark.parametrize("mode", RUN_MODES)

@@ -2,10 +2,12 @@
 launcher starts the other processes by running the same command again."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.helpers import ROOT
 
@@ -55,3 +57,10 @@ def last_metrics(log_dir) -> dict:
 
 def csv_logger(path) -> list[str]:
     return ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(path)]
+
+
+def strategy_runs(folder: Path, strategy: str, modes: list[str]) -> dict:
+    """Every stage of `tests/helpers/strategy_runs.py` for `strategy` and `modes`, in one 2-process
+    launch (the launch is most of the cost), and the results it wrote."""
+    run_command(["tests/helpers/strategy_runs.py", str(folder), strategy, *modes], timeout=900)
+    return json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))
