@@ -185,6 +185,17 @@ def written_at(path: Path) -> float:
     return path.stat().st_mtime
 
 
+def adopt_last_checkpoint(trainer, path: Path) -> None:
+    """Tell each `ModelCheckpoint(save_last=True)` writing into `path`'s folder that `path` is its last
+    checkpoint: it then writes over `path` when it saves its own last, instead of finding the file
+    taken and writing `last-v1.ckpt` beside it (a second "last" that goes stale)."""
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.save_last and callback.dirpath:
+            own = callback.format_checkpoint_name({}, callback.CHECKPOINT_NAME_LAST)
+            if Path(own) == path:
+                callback.last_model_path = own  # the string Lightning compares with, as it formats it
+
+
 class LastCheckpoint(Callback):
     """`last.ckpt` is the last state: written before every evaluation during `fit` and at its end.
 
@@ -203,6 +214,7 @@ class LastCheckpoint(Callback):
             return None
         path = last_checkpoint_path(trainer)
         trainer.save_checkpoint(path)
+        adopt_last_checkpoint(trainer, path)
         return path
 
     def on_validation_start(self, trainer, pl_module) -> None:

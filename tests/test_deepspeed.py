@@ -41,7 +41,7 @@ def test_deepspeed_run_resumes_with_ckpt_path_last_and_its_optimizer_state(runs,
     from pathlib import Path
 
     run = runs[mode]
-    assert run["resumed_from"].endswith("last.ckpt")  # the folder written last, not ModelCheckpoint's last-v1
+    assert run["resumed_from"].endswith("last.ckpt")  # the folder written last
     assert run["fit_steps"] == 4 and run["resumed_steps"] == 8
     shards = sorted((Path(run["resumed_ckpt"]) / "checkpoint").glob("zero_pp_rank_*_optim_states.pt"))
     assert len(shards) == 2  # ZeRO-2: each process wrote its part of the optimizer state

@@ -212,6 +212,8 @@ def test_last_checkpoint_holds_the_last_step_when_the_last_validation_is_not_the
     callback = cli.trainer.checkpoint_callback
     assert torch.load(callback.best_model_path, weights_only=True)["global_step"] == 4  # best is not last
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 12
+    # One last checkpoint: ModelCheckpoint's own save_last writes over it, not a stale last-v1.ckpt beside it.
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("last*")) == ["last.ckpt"]
 
 
 def test_a_failing_evaluation_leaves_the_trained_state_on_disk_and_resumable(tmp_path, monkeypatch, caplog):
