@@ -10,7 +10,8 @@ gradient clipping (max norm 1.0), at one precision and thread count. With `--abl
 `fit` with each speed change turned off, and with packed batches (`packing`, opt-in). Then this project's batched generation against
 transformers' batched `generate` on the same batches, greedy and with the config's beam width
 (the headline ratios), and a one-prompt-at-a-time loop (a secondary row), the kinds taking turns
-going first, with the adapter the first `fit` trained.
+going first, with the adapter the first `fit` trained. With `--time_to_score java sums`, last, the
+minutes from `lit fit` to a held-out score on each task's embedded config (`bench/time_to_score.py`).
 
 Reports real (non-pad) training tokens/s and peak memory (RSS on CPU, CUDA max allocated on a GPU);
 ratios are taken within this one invocation. First it measures the machine's matmul peak (fp32 and
@@ -144,6 +145,22 @@ def child(system: str, out: Path, options, extra: list[str] = (), **flags) -> di
     if run.returncode != 0 or not out.is_file():
         return {"error": (run.stderr or run.stdout).strip().splitlines()[-1:], "wall_s": wall}
     return {**json.loads(out.read_text()), "wall_s": wall, "load_average": os.getloadavg()[0]}
+
+
+def time_to_score(task: str, options, workdir: Path) -> dict:
+    """`bench/time_to_score.py TASK` in its own process, on idle cores: its record, or its error."""
+    out = workdir / f"time_to_score_{task}.json"
+    out.unlink(missing_ok=True)
+    waited = wait_for_quiet() if options.device == "cpu" else 0.0
+    command = [sys.executable, str(ROOT / "bench" / "time_to_score.py"), task, "--out", str(out),
+               "--workdir", str(workdir / f"time_to_score_{task}"), "--limit_minutes", str(options.time_to_score_limit)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": str(options.threads), "TOKENIZERS_PARALLELISM": "false",
+           "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    out.with_suffix(".log").write_text(run.stdout + run.stderr)
+    if run.returncode != 0 or not out.is_file():
+        return {"error": (run.stderr or run.stdout).strip().splitlines()[-1:], "waited_s": waited}
+    return {**json.loads(out.read_text()), "waited_s": waited}
 
 
 def spread(values: list[float]) -> dict:
@@ -296,7 +313,38 @@ def markdown(results: dict) -> str:
             f"| one prompt at a time (`generate` loop, a secondary baseline) | {_cell(g['one_at_a_time'])} | | 1x | "
             f"{_share(g.get('one_at_a_time_fraction_of_peak'))} |",
         ]  # fmt: skip
+    lines += _time_to_score_lines(results.get("time_to_score", {}))
     return "\n".join(lines)
+
+
+def _time_to_score_lines(records: dict) -> list[str]:
+    if not records:
+        return []
+    lines = [
+        "",
+        "Time to a trusted score: minutes from `lit fit`'s start (loading included) to the end of the first "
+        "validation whose held-out metric reaches the target, training and evaluation together "
+        "(`bench/time_to_score.py`, the config's own precision and the run's threads; each validation as "
+        "step: minutes, value).",
+        "",
+        "| task | target | reached after | validations during fit | fit arguments added |",
+        "|---|---|---:|---|---|",
+    ]
+    for task, r in records.items():
+        if "error" in r:
+            lines.append(f"| {task} | | failed: {r['error']} | | |")
+            continue
+        sign = ">=" if r["mode"] == "max" else "<="
+        if r["reached"]:
+            reached = f"**{r['minutes_to_target']:.1f} min** (step {r['step']})"
+        else:
+            limit = f", gave up at the {r['limit_minutes']:g}-min limit" if r.get("gave_up") else ""
+            reached = f"not reached ({r.get('minutes_total', 0):.1f} min, {r.get('steps')} steps{limit})"
+        curve = "; ".join(f"{v['step']}: {v['minutes']:.1f} min, {v[r['monitor']]:.2f}" for v in r["validations"]
+                          if v.get("during_fit") and r["monitor"] in v)  # fmt: skip
+        lines.append(f"| {task} (`{r['config']}`) | `{r['monitor']}` {sign} {r['target']} | {reached} | {curve} | "
+                     f"`{' '.join(r['fit_args']) or 'none'}` |")  # fmt: skip
+    return lines
 
 
 def _share(values: Optional[dict]) -> str:
@@ -333,6 +381,10 @@ def main() -> None:
     parser.add_argument("--min_cpu_share", type=float, default=0.85,
                         help="CPU: a run with fewer CPU s per s than this x threads shared the cores; it is run again")
     parser.add_argument("--retries", type=int, default=3, help="CPU: reruns of a contended run")
+    parser.add_argument("--time_to_score", nargs="*", default=[], choices=["java", "sums"],
+                        help="also the minutes from `lit fit` to each task's held-out target (bench/time_to_score.py)")
+    parser.add_argument("--time_to_score_limit", type=float, default=45.0,
+                        help="minutes after which a time-to-score run gives up (at its next validation)")
     parser.add_argument("--workdir", default="runs/bench")
     parser.add_argument("--results", default="bench/results.json")
     parser.add_argument("--doc", default="docs/benchmarks.md")
@@ -367,6 +419,10 @@ def main() -> None:
     if options.eval_repeats:
         generation = measured("generate", workdir / "generate.json", options, repeats=options.eval_repeats, adapter=adapter)
         print(f"generation: {summarize_generation(generation, limit)}", flush=True)
+    scores = {}
+    for task in options.time_to_score:
+        scores[task] = time_to_score(task, options, workdir)
+        print(f"time to score, {task}: {scores[task].get('minutes_to_target', scores[task].get('error'))}", flush=True)
 
     command = "python bench/vs_hf.py " + " ".join(sys.argv[1:])
     results = {
@@ -376,6 +432,7 @@ def main() -> None:
         "peak": peak, "limit": limit,
         "labels": {name: labels[name] for name in names}, "runs": runs, "summary": summarize(runs, limit),
         "generation": generation, "generation_summary": summarize_generation(generation, limit),
+        "time_to_score": scores,
     }  # fmt: skip
     lit, gen = results["summary"].get("lit", {}).get("vs_hf", {}), results["generation_summary"]
     if lit.get("tokens_per_s"):
@@ -386,6 +443,9 @@ def main() -> None:
             "greedy_generation_vs_batched_generate_at_least_2x": gen.get("batched_vs_transformers", {}).get("median", 0) >= 2,
             "beam_generation_vs_batched_generate_at_least_2x": gen.get("batched_beams_vs_transformers", {}).get("median", 0) >= 2,
         }
+        if "java" in scores:
+            java = scores["java"]
+            results["targets"]["java_time_to_score_under_15_min"] = bool(java.get("reached")) and java["minutes_to_target"] < 15
     Path(options.results).write_text(json.dumps(results, indent=1) + "\n")
     write_doc(Path(options.doc), markdown(results))
     print(markdown(results))

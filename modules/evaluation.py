@@ -13,6 +13,11 @@ from modules.loss import IGNORE_INDEX, loss_in_row_pieces
 from modules.merged_lora import merged_lora
 from modules.task import task_of
 
+# Lightning's sanity check validates the untrained model before the first step, only to catch errors
+# in the evaluation code; its generations tend to run to max_new_tokens (the sums config's sanity
+# check was minutes of CPU before training began). A few tokens run the same code: model, cache,
+# decoding, metric.
+SANITY_NEW_TOKENS = 4
 
 class Evaluation:
     """Validation, test and generation for `CausalLM` (its model, tokenizer, metrics and settings)."""
@@ -85,9 +90,11 @@ class Evaluation:
         was_training = self.model.training
         self.model.eval()
         eos, pad, beams = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id, self.num_beams
+        sanity = self._trainer is not None and self.trainer.sanity_checking
+        limit = min(self.max_new_tokens, SANITY_NEW_TOKENS) if sanity else self.max_new_tokens
 
         def generate(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            args = (self.model, ids, mask, self.max_new_tokens, eos, pad)
+            args = (self.model, ids, mask, limit, eos, pad)
             return greedy_generate(*args) if beams == 1 else beam_generate(*args, num_beams=beams)
 
         plan = self._plan_generation(prompt_ids)

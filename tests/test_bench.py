@@ -86,3 +86,34 @@ def test_time_to_score_stops_at_the_first_validation_that_reaches_the_target(tmp
     assert record["reached"] and record["step"] == record["steps"] == 2  # stopped at the first validation, step 2 of 4
     assert record["validations"][0]["val/accuracy"] >= 0.0 and 0 < record["minutes_to_target"] <= record["minutes_total"]
     assert record["monitor"] == "val/accuracy" and record["machine"] and record["fit_args"][-1] == "false"
+
+
+def test_time_to_score_gives_up_at_the_first_validation_past_its_limit(tmp_path):
+    from bench.time_to_score import main
+
+    out = tmp_path / "java.json"
+    record = main(["java", "--config", "configs/tiny/java_instruct.yaml", "--target", "2.0", "--limit_minutes", "0.001",
+                   "--out", str(out), "--", "--trainer.max_steps", "4", "--trainer.val_check_interval", "2",
+                   "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+                   "--model.init_args.max_new_tokens", "2", "--data.init_args.compile_check", "false"])  # fmt: skip
+    assert not record["reached"] and record["gave_up"] and record["minutes_to_target"] is None
+    assert record["steps"] == 2 and len(record["validations"]) == 1  # an accuracy of 2 is never reached: stopped at step 2
+
+
+def test_the_benchmark_table_shows_each_time_to_score_with_its_curve():
+    from bench.vs_hf import _time_to_score_lines
+
+    base = {"mode": "max", "config": "c.yaml", "fit_args": [], "limit_minutes": 45}
+    sums = {**base, "monitor": "val/exact", "target": 0.9, "reached": True, "minutes_to_target": 30.04, "step": 100,
+            "validations": [{"step": 50, "minutes": 20.0, "during_fit": True, "val/exact": 0.5},
+                            {"step": 100, "minutes": 30.04, "during_fit": True, "val/exact": 0.95}]}  # fmt: skip
+    java = {**base, "monitor": "val/accuracy", "target": 0.95, "reached": False, "minutes_to_target": None, "gave_up": True,
+            "minutes_total": 46.0, "steps": 250, "fit_args": ["--validate_before_fit", "false"],
+            "validations": [{"step": 0, "minutes": 5.0, "during_fit": False, "val/accuracy": 0.0},
+                            {"step": 250, "minutes": 46.0, "during_fit": True, "val/accuracy": 0.9}]}  # fmt: skip
+    lines = "\n".join(_time_to_score_lines({"sums": sums, "java": java, "broken": {"error": ["boom"]}}))
+    assert "| **30.0 min** (step 100) | 50: 20.0 min, 0.50; 100: 30.0 min, 0.95 |" in lines
+    assert "not reached (46.0 min, 250 steps, gave up at the 45-min limit) | 250: 46.0 min, 0.90 |" in lines
+    assert "0: 5.0 min" not in lines  # the untrained model's score is not part of the curve
+    assert "`--validate_before_fit false`" in lines and "failed: ['boom']" in lines
+    assert _time_to_score_lines({}) == []
