@@ -364,6 +364,8 @@ def run_generate(options) -> None:
         "batched_merged": lambda: batched(merge=True),
         "one_at_a_time": one_at_a_time,
     }  # fmt: skip
+    if options.kinds:  # a subset, for an A/B of two kinds (`--kinds batched batched_merged`)
+        kinds = {kind: kinds[kind] for kind in options.kinds}
     torch.manual_seed(0)
     model.generate(*next(batches(2)))  # warm-up
     runs = {kind: [] for kind in kinds}
@@ -380,16 +382,17 @@ def run_generate(options) -> None:
             runs[kind].append({"seconds": seconds, "generated_tokens": tokens, "tokens_per_s": tokens / seconds,
                                "prompts_per_s": len(items) / seconds, "cpu_per_wall_s": (cpu_seconds() - cpu) / seconds,
                                "model_flops": model_flops, "model_gflops_per_s": model_flops / seconds / 1e9})  # fmt: skip
-    greedy = [texts[kind] for kind in ("batched", "batched_transformers", "batched_merged", "one_at_a_time")]
+    greedy = [texts[kind] for kind in ("batched", "batched_transformers", "batched_merged", "one_at_a_time") if kind in texts]
     same = sum(len(set(row)) == 1 for row in zip(*greedy))
-    same_beams = sum(a == b for a, b in zip(texts["batched_beams"], texts["beams_transformers"])) if beams > 1 else None
+    both_beams = beams > 1 and {"batched_beams", "beams_transformers"} <= set(texts)
+    same_beams = sum(a == b for a, b in zip(texts["batched_beams"], texts["beams_transformers"])) if both_beams else None
     score = getattr(datamodule, "score", None)
     result = {
         "prompts": len(items), "eval_set": name, "eval_batch_size": size, "max_new_tokens": model.max_new_tokens,
         "adapter": options.adapter if model.init_weights else None, "runs": runs,
         "same_text_fraction": same / len(items), "num_beams": beams,
         "same_text_fraction_beams": None if same_beams is None else same_beams / len(items),
-        "accuracy": sum(score(t, i["reference"]) for t, i in zip(texts["batched"], items)) / len(items) if score else None,
+        "accuracy": sum(score(t, i["reference"]) for t, i in zip(texts[names[0]], items)) / len(items) if score else None,
         **peak_memory(device),
     }  # fmt: skip
     Path(options.out).write_text(json.dumps(result))
@@ -426,6 +429,7 @@ def main() -> None:
     parser.add_argument("--precision", default="32-true")
     parser.add_argument("--save_adapter", help="lit: save the trained adapter here")
     parser.add_argument("--adapter", help="generate: an adapter-only checkpoint to load")
+    parser.add_argument("--kinds", nargs="+", help="generate: only these kinds (batched, batched_merged, ...)")
     parser.add_argument("--clip", type=float, default=1.0, help="gradient clipping max norm, lit and baselines")
     parser.add_argument("--sampling", default="group_by_length", choices=["group_by_length", "random"],
                         help="hf/trl: the Trainer's train_sampling_strategy")  # fmt: skip
