@@ -1,7 +1,8 @@
 """The benchmark's arithmetic: model FLOPs, the matmul peak, fraction of peak in the tables, and the
-time-to-score clock (a smoke run on the tiny model)."""
+time-to-score clock (a smoke run on the tiny model) and how the benchmark runs it."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,30 @@ def test_the_benchmark_table_shows_each_time_to_score_with_its_curve():
     assert "0: 5.0 min" not in lines  # the untrained model's score is not part of the curve
     assert "`--validate_before_fit false`" in lines and "failed: ['boom']" in lines
     assert _time_to_score_lines({}) == []
+
+
+def test_the_benchmark_runs_time_to_score_in_its_own_process_with_the_limit_and_threads(tmp_path, monkeypatch):
+    import argparse
+    import subprocess
+
+    from bench import vs_hf
+
+    calls = []
+
+    def fake_run(command, env, **kwargs):  # what the child would write: its record
+        calls.append((command, env))
+        out = Path(command[command.index("--out") + 1])
+        out.write_text(json.dumps({"task": command[2], "reached": True, "minutes_to_target": 1.5}))
+        return subprocess.CompletedProcess(command, 0, stdout="done", stderr="")
+
+    monkeypatch.setattr(vs_hf.subprocess, "run", fake_run)
+    options = argparse.Namespace(device="cuda", threads=3, time_to_score_limit=20.0)  # cuda: no wait for idle cores
+    record = vs_hf.time_to_score("sums", options, tmp_path)
+    [(command, env)] = calls
+    assert command[1].endswith("bench/time_to_score.py") and command[2] == "sums"
+    assert command[command.index("--limit_minutes") + 1] == "20.0" and env["OMP_NUM_THREADS"] == "3"
+    assert record["minutes_to_target"] == 1.5 and (tmp_path / "time_to_score_sums.log").read_text() == "done"
+
+    monkeypatch.setattr(vs_hf.subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(
+        command, 1, stdout="", stderr="Traceback\nValueError: boom"))  # fmt: skip
+    assert vs_hf.time_to_score("java", options, tmp_path)["error"] == ["ValueError: boom"]
