@@ -136,7 +136,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
                 "--trainer.callbacks.target", str(target), "--trainer.callbacks.mode", options.mode or task["mode"],
                 "--trainer.callbacks.start", repr(START), "--trainer.callbacks.out", out,
                 "--trainer.callbacks.header", json.dumps(header),
-                *(["--trainer.callbacks.limit_minutes", str(options.limit_minutes)] if options.limit_minutes else []),
+                *([] if options.limit_minutes is None else ["--trainer.callbacks.limit_minutes", str(options.limit_minutes)]),
                 *(["--trainer.precision", options.precision] if options.precision else []),
                 *task["extra"], *argv[split + 1 :]]  # fmt: skip
         cli_main(args)

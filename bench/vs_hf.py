@@ -136,15 +136,22 @@ def child(system: str, out: Path, options, extra: list[str] = (), **flags) -> di
         command += [f"--{key}", str(value)]
     if extra:
         command += ["--", *extra]
+    start = time.perf_counter()
+    result = run_child(command, out, options)
+    return {**result, "wall_s": time.perf_counter() - start,
+            **({} if "error" in result else {"load_average": os.getloadavg()[0]})}  # fmt: skip
+
+
+def run_child(command: list[str], out: Path, options) -> dict:
+    """`command` on the run's threads, offline; the JSON it wrote to `out`, or the last line of its
+    error. Its output goes to `out` with the suffix `.log`."""
     env = {**os.environ, "OMP_NUM_THREADS": str(options.threads), "TOKENIZERS_PARALLELISM": "false",
            "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}  # fmt: skip
-    start = time.perf_counter()
     run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-    wall = time.perf_counter() - start
-    (out.with_suffix(".log")).write_text(run.stdout + run.stderr)
+    out.with_suffix(".log").write_text(run.stdout + run.stderr)
     if run.returncode != 0 or not out.is_file():
-        return {"error": (run.stderr or run.stdout).strip().splitlines()[-1:], "wall_s": wall}
-    return {**json.loads(out.read_text()), "wall_s": wall, "load_average": os.getloadavg()[0]}
+        return {"error": (run.stderr or run.stdout).strip().splitlines()[-1:]}
+    return json.loads(out.read_text())
 
 
 def time_to_score(task: str, options, workdir: Path) -> dict:
@@ -154,13 +161,7 @@ def time_to_score(task: str, options, workdir: Path) -> dict:
     waited = wait_for_quiet() if options.device == "cpu" else 0.0
     command = [sys.executable, str(ROOT / "bench" / "time_to_score.py"), task, "--out", str(out),
                "--workdir", str(workdir / f"time_to_score_{task}"), "--limit_minutes", str(options.time_to_score_limit)]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": str(options.threads), "TOKENIZERS_PARALLELISM": "false",
-           "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-    out.with_suffix(".log").write_text(run.stdout + run.stderr)
-    if run.returncode != 0 or not out.is_file():
-        return {"error": (run.stderr or run.stdout).strip().splitlines()[-1:], "waited_s": waited}
-    return {**json.loads(out.read_text()), "waited_s": waited}
+    return {**run_child(command, out, options), "waited_s": waited}
 
 
 def spread(values: list[float]) -> dict:

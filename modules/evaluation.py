@@ -19,6 +19,7 @@ from modules.task import task_of
 # decoding, metric.
 SANITY_NEW_TOKENS = 4
 
+
 class Evaluation:
     """Validation, test and generation for `CausalLM` (its model, tokenizer, metrics and settings)."""
 

@@ -96,17 +96,15 @@ def test_the_sanity_check_generates_a_few_tokens_and_validation_the_full_length(
     """Lightning's sanity check only looks for errors: it runs the evaluation code on a few tokens."""
     import modules.evaluation as evaluation
 
-    limits = []  # (sanity checking?, max_new_tokens) of every generation call
+    limits, modules = [], []  # (sanity checking?, max_new_tokens) of every generation call; the LightningModule
     real = evaluation.greedy_generate
 
     def spy(model, ids, mask, max_new_tokens, *args):
-        module = model_owner[0]
-        limits.append((module.trainer.sanity_checking, max_new_tokens))
+        limits.append((modules[0].trainer.sanity_checking, max_new_tokens))
         return real(model, ids, mask, max_new_tokens, *args)
 
-    model_owner = []
     monkeypatch.setattr(evaluation, "greedy_generate", spy)
-    monkeypatch.setattr(CausalLM, "on_fit_start", lambda self: model_owner.append(self), raising=False)
+    monkeypatch.setattr(CausalLM, "on_fit_start", lambda self: modules.append(self))
     cli_main(tiny_fit_args + ["--trainer.num_sanity_val_steps", "1", "--trainer.max_steps", "1",
                               "--trainer.val_check_interval", "1", "--trainer.limit_val_batches", "1",
                               "--model.init_args.max_new_tokens", "9"])  # fmt: skip

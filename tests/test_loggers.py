@@ -7,7 +7,7 @@ import pytest
 from lit.cli import cli_main
 from lit.loggers import WandbLogger, resolve_wandb_mode
 from tests.helpers import wandb_fit_args
-from tests.helpers.wandb_offline import read_offline_run
+from tests.helpers.wandb_offline import HEADER, RECORD_HEADER, IncompleteRun, read_offline_run, read_records
 
 
 def test_no_credentials_means_offline_and_wandb_mode_wins(monkeypatch, tmp_path):
@@ -68,3 +68,18 @@ def test_same_prompts_are_logged_at_every_validation(tiny_fit_args, tmp_path, mo
     assert len(steps) == 2
     by_step = [[r["prompt"] for r in rows if r["step"] == s] for s in steps]
     assert by_step[0] == by_step[1] and len(by_step[0]) == 3
+
+
+def test_the_offline_run_reader_refuses_a_record_cut_short_or_failing_its_crc(tmp_path):
+    import zlib
+
+    data = b"a record"
+    crc = zlib.crc32(data, zlib.crc32(bytes([1]))) & 0xFFFFFFFF
+    whole = HEADER.pack(b":W&B", 0xBEE1, 0) + RECORD_HEADER.pack(crc, len(data), 1) + data
+    path = tmp_path / "run.wandb"
+    path.write_bytes(whole)
+    assert read_records(path) == [data]
+    for broken in (whole[:-3], whole[:-1] + b"X"):  # still being written; a byte changed
+        path.write_bytes(broken)
+        with pytest.raises(IncompleteRun):
+            read_records(path)
