@@ -420,11 +420,6 @@ def main() -> None:
     if options.eval_repeats:
         generation = measured("generate", workdir / "generate.json", options, repeats=options.eval_repeats, adapter=adapter)
         print(f"generation: {summarize_generation(generation, limit)}", flush=True)
-    scores = {}
-    for task in options.time_to_score:
-        scores[task] = time_to_score(task, options, workdir)
-        print(f"time to score, {task}: {scores[task].get('minutes_to_target', scores[task].get('error'))}", flush=True)
-
     command = "python bench/vs_hf.py " + " ".join(sys.argv[1:])
     results = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": command.strip(),
@@ -433,9 +428,21 @@ def main() -> None:
         "peak": peak, "limit": limit,
         "labels": {name: labels[name] for name in names}, "runs": runs, "summary": summarize(runs, limit),
         "generation": generation, "generation_summary": summarize_generation(generation, limit),
-        "time_to_score": scores,
+        "time_to_score": {},
     }  # fmt: skip
-    lit, gen = results["summary"].get("lit", {}).get("vs_hf", {}), results["generation_summary"]
+    # Written now and after each time to score (the longest part): a run cut short keeps what it measured.
+    write_results(results, options)
+    for task in options.time_to_score:
+        results["time_to_score"][task] = record = time_to_score(task, options, workdir)
+        print(f"time to score, {task}: {record.get('minutes_to_target', record.get('error'))}", flush=True)
+        results["load_average"]["after"] = os.getloadavg()[0]
+        write_results(results, options)
+    print(markdown(results))
+
+
+def write_results(results: dict, options) -> None:
+    """`--results` and the table in `--doc`, with the targets measured so far."""
+    lit, gen, scores = results["summary"].get("lit", {}).get("vs_hf", {}), results["generation_summary"], results["time_to_score"]
     if lit.get("tokens_per_s"):
         results["targets"] = {
             "train_tokens_per_s_vs_hf_at_least_1.5": lit["tokens_per_s"]["median"] >= 1.5,
@@ -449,7 +456,6 @@ def main() -> None:
             results["targets"]["java_time_to_score_under_15_min"] = bool(java.get("reached")) and java["minutes_to_target"] < 15
     Path(options.results).write_text(json.dumps(results, indent=1) + "\n")
     write_doc(Path(options.doc), markdown(results))
-    print(markdown(results))
 
 
 if __name__ == "__main__":
