@@ -75,6 +75,36 @@ def test_the_tables_report_each_row_as_a_fraction_of_the_peak():
     assert "| 5.0% (5.0%-5.0%) |" in table  # the generation rows
 
 
+def test_the_results_are_written_after_the_timings_and_again_after_each_time_to_score(tmp_path):
+    import argparse
+
+    from bench.vs_hf import START, markdown, summarize, summarize_generation, write_results
+
+    run = {"tokens_per_s": 10.0, "peak_rss_gib": 3.0, "real_token_fraction": 1.0, "cpu_per_wall_s": 2.0}
+    machine = {"device": "cpu", "cpu": "a CPU", "cpu_count": 2, "cpu_description": "AVX2", "threads": 2, "precision": "32-true",
+               "versions": {p: "0" for p in ("torch", "transformers", "peft", "lightning", "trl")}, "commit": "abc"}  # fmt: skip
+    results = {"date": "today", "command": "python bench/vs_hf.py", "machine": machine, "config": "c.yaml", "steps": 1,
+               "warmup": 1, "repeats": 1, "load_average": {"before": 0.0, "after": 0.0}, "peak": {"error": "x"}, "limit": None,
+               "labels": {"lit": "lit", "hf": "Trainer"},
+               "summary": summarize({"lit": [run], "hf": [{**run, "tokens_per_s": 5.0}]}, None),
+               "generation": {"error": "skipped"}, "generation_summary": summarize_generation({"error": "skipped"}, None),
+               "time_to_score": {}}  # fmt: skip
+    options = argparse.Namespace(results=str(tmp_path / "results.json"), doc=str(tmp_path / "benchmarks.md"))
+    write_results(results, options)  # the timings, before any time to score
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["targets"]["train_tokens_per_s_vs_hf_at_least_1.5"] and "java_time_to_score_under_15_min" not in written["targets"]
+    assert START in (tmp_path / "benchmarks.md").read_text()
+
+    results["time_to_score"]["java"] = {"monitor": "val/accuracy", "target": 0.95, "mode": "max", "config": "c.yaml",
+                                        "fit_args": [], "limit_minutes": 25, "reached": False, "gave_up": True,
+                                        "minutes_to_target": None, "minutes_total": 41.3, "steps": 250,
+                                        "validations": [{"step": 250, "minutes": 41.2, "during_fit": True, "val/accuracy": 0.88}]}  # fmt: skip
+    write_results(results, options)
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["time_to_score"]["java"]["gave_up"] and written["targets"]["java_time_to_score_under_15_min"] is False
+    assert markdown(results) in (tmp_path / "benchmarks.md").read_text()
+
+
 def test_time_to_score_stops_at_the_first_validation_that_reaches_the_target(tmp_path):
     from bench.time_to_score import main
 
