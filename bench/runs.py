@@ -365,6 +365,9 @@ def run_generate(options) -> None:
         "one_at_a_time": one_at_a_time,
     }  # fmt: skip
     if options.kinds:  # a subset, for an A/B of two kinds (`--kinds batched batched_merged`)
+        unknown = sorted(set(options.kinds) - set(kinds))
+        if unknown:  # the beam kinds exist only where the config decodes with beams
+            raise SystemExit(f"--kinds: {unknown} not among this config's kinds {list(kinds)}")
         kinds = {kind: kinds[kind] for kind in options.kinds}
     torch.manual_seed(0)
     model.generate(*next(batches(2)))  # warm-up

@@ -431,17 +431,17 @@ def main() -> None:
         "time_to_score": {},
     }  # fmt: skip
     # Written now and after each time to score (the longest part): a run cut short keeps what it measured.
-    write_results(results, options)
+    table = write_results(results, options)
     for task in options.time_to_score:
         results["time_to_score"][task] = record = time_to_score(task, options, workdir)
         print(f"time to score, {task}: {record.get('minutes_to_target', record.get('error'))}", flush=True)
         results["load_average"]["after"] = os.getloadavg()[0]
-        write_results(results, options)
-    print(markdown(results))
+        table = write_results(results, options)
+    print(table)
 
 
-def write_results(results: dict, options) -> None:
-    """`--results` and the table in `--doc`, with the targets measured so far."""
+def write_results(results: dict, options) -> str:
+    """`--results` and the table in `--doc`, with the targets measured so far; returns the table."""
     lit, gen, scores = results["summary"].get("lit", {}).get("vs_hf", {}), results["generation_summary"], results["time_to_score"]
     if lit.get("tokens_per_s"):
         results["targets"] = {
@@ -455,7 +455,9 @@ def write_results(results: dict, options) -> None:
             java = scores["java"]
             results["targets"]["java_time_to_score_under_15_min"] = bool(java.get("reached")) and java["minutes_to_target"] < 15
     Path(options.results).write_text(json.dumps(results, indent=1) + "\n")
-    write_doc(Path(options.doc), markdown(results))
+    table = markdown(results)
+    write_doc(Path(options.doc), table)
+    return table
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The benchmark's arithmetic: model FLOPs, the matmul peak, fraction of peak in the tables, and the
-time-to-score clock (a smoke run on the tiny model) and how the benchmark runs it."""
+time-to-score clock (a smoke run on the tiny model), how the benchmark runs it and writes its results, and
+the generation benchmark's choice of kinds."""
 
 import json
 from pathlib import Path
@@ -8,6 +9,16 @@ import pytest
 
 from bench.flops import ModelWork, compute_dtype, matmul_peak, model_work, training_flops_per_token
 from tests.helpers import TINY_GPT2, TINY_MISTRAL
+
+
+def bench_results(peak: dict, limit, summary: dict, generation: dict, generation_summary: dict) -> dict:
+    """What `bench/vs_hf.py` assembles before any time to score, on a made-up machine."""
+    machine = {"device": "cpu", "cpu": "a CPU", "cpu_count": 2, "cpu_description": "AVX2", "threads": 2, "precision": "32-true",
+               "versions": {p: "0" for p in ("torch", "transformers", "peft", "lightning", "trl")}, "commit": "abc"}  # fmt: skip
+    return {"date": "today", "command": "python bench/vs_hf.py", "machine": machine, "config": "c.yaml", "steps": 1,
+            "warmup": 1, "repeats": 1, "load_average": {"before": 0.0, "after": 0.0}, "peak": peak, "limit": limit,
+            "labels": {"lit": "lit", "hf": "Trainer"}, "summary": summary, "generation": generation,
+            "generation_summary": generation_summary, "time_to_score": {}}  # fmt: skip
 
 
 def test_model_work_counts_the_decoder_linear_layers_and_the_adapted_ones():
@@ -63,12 +74,7 @@ def test_the_tables_report_each_row_as_a_fraction_of_the_peak():
                            for kind in ("batched", "batched_transformers", "one_at_a_time")}}  # fmt: skip
     gen_summary = summarize_generation(generation, limit)
     assert gen_summary["batched_fraction_of_peak"]["median"] == pytest.approx(0.05)
-    machine = {"device": "cpu", "cpu": "a CPU", "cpu_count": 2, "cpu_description": "AVX2", "threads": 2, "precision": "32-true",
-               "versions": {p: "0" for p in ("torch", "transformers", "peft", "lightning", "trl")}, "commit": "abc"}  # fmt: skip
-    results = {"date": "today", "command": "python bench/vs_hf.py", "machine": machine, "config": "c.yaml", "steps": 1,
-               "warmup": 1, "repeats": 1, "load_average": {"before": 0.0, "after": 0.0}, "peak": peak, "limit": limit,
-               "labels": {"lit": "lit", "hf": "Trainer"}, "summary": summary, "generation": generation,
-               "generation_summary": gen_summary}  # fmt: skip
+    results = bench_results(peak, limit, summary, generation, gen_summary)
     table = markdown(results)
     assert "100.0 GFLOP/s in fp32 and 4.0 in bf16" in table and "2.000 model GFLOP" in table
     assert "| 20.0% (20.0%-20.0%) |" in table and "| 10.0% (10.0%-10.0%) |" in table  # lit and the Trainer
@@ -81,14 +87,9 @@ def test_the_results_are_written_after_the_timings_and_again_after_each_time_to_
     from bench.vs_hf import START, markdown, summarize, summarize_generation, write_results
 
     run = {"tokens_per_s": 10.0, "peak_rss_gib": 3.0, "real_token_fraction": 1.0, "cpu_per_wall_s": 2.0}
-    machine = {"device": "cpu", "cpu": "a CPU", "cpu_count": 2, "cpu_description": "AVX2", "threads": 2, "precision": "32-true",
-               "versions": {p: "0" for p in ("torch", "transformers", "peft", "lightning", "trl")}, "commit": "abc"}  # fmt: skip
-    results = {"date": "today", "command": "python bench/vs_hf.py", "machine": machine, "config": "c.yaml", "steps": 1,
-               "warmup": 1, "repeats": 1, "load_average": {"before": 0.0, "after": 0.0}, "peak": {"error": "x"}, "limit": None,
-               "labels": {"lit": "lit", "hf": "Trainer"},
-               "summary": summarize({"lit": [run], "hf": [{**run, "tokens_per_s": 5.0}]}, None),
-               "generation": {"error": "skipped"}, "generation_summary": summarize_generation({"error": "skipped"}, None),
-               "time_to_score": {}}  # fmt: skip
+    skipped = {"error": "skipped"}
+    results = bench_results({"error": "x"}, None, summarize({"lit": [run], "hf": [{**run, "tokens_per_s": 5.0}]}, None),
+                            skipped, summarize_generation(skipped, None))  # fmt: skip
     options = argparse.Namespace(results=str(tmp_path / "results.json"), doc=str(tmp_path / "benchmarks.md"))
     write_results(results, options)  # the timings, before any time to score
     written = json.loads((tmp_path / "results.json").read_text())
@@ -175,3 +176,23 @@ def test_the_benchmark_runs_time_to_score_in_its_own_process_with_the_limit_and_
     monkeypatch.setattr(vs_hf.subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(
         command, 1, stdout="", stderr="Traceback\nValueError: boom"))  # fmt: skip
     assert vs_hf.time_to_score("java", options, tmp_path)["error"] == ["ValueError: boom"]
+
+
+def test_the_generation_benchmark_runs_only_the_kinds_asked_and_names_an_unknown_one(tmp_path):
+    import subprocess
+    import sys
+
+    def generate(*kinds):
+        out = tmp_path / "generate.json"
+        run = subprocess.run([sys.executable, "bench/runs.py", "generate", "--config", "configs/tiny/sums.yaml", "--out", str(out),
+                              "--repeats", "1", "--threads", "1", "--kinds", *kinds], capture_output=True, text=True)  # fmt: skip
+        return run, out
+
+    run, out = generate("batched", "batched_transformers")
+    assert run.returncode == 0, run.stderr[-2000:]
+    record = json.loads(out.read_text())
+    assert list(record["runs"]) == ["batched", "batched_transformers"] and record["same_text_fraction"] == 1.0
+    assert record["same_text_fraction_beams"] is None  # no beam kind asked for
+
+    run, _ = generate("batched", "batched_beams")  # the tiny sums config decodes greedily: no beam kinds
+    assert run.returncode != 0 and "--kinds: ['batched_beams'] not among this config's kinds" in run.stderr
