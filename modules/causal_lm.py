@@ -9,10 +9,17 @@ from typing import Any, Optional
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_warn
 from torch.nn.modules.module import _IncompatibleKeys
 from torchmetrics import MeanMetric
 
 from modules.adapter_checkpoint import adapter_mismatch, load_adapter, read_init_weights
+from modules.cpu_4bit import (
+    import_bitsandbytes,
+    keep_trainable_layout,
+    linear_4bit_layers,
+    restore_trainable_layout,
+)
 from modules.eval_memory import EvalPlanner
 from modules.evaluation import Evaluation
 from modules.hardware import resolve_dtype
@@ -122,6 +129,8 @@ class CausalLM(Evaluation, L.LightningModule):
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
         self.tokenizer = None
+        self.linear_4bit: list[torch.nn.Module] = []  # bitsandbytes' 4-bit layers, set in `configure_model`
+        self.repacked_layers = 0  # 4-bit layers something else packed, found at a training step (`on_train_batch_start`)
         self.metrics = torch.nn.ModuleDict()  # task metrics, one per evaluation set, set in `setup`
         self.eval_sets = DEFAULT_TASK.eval_sets  # the data module's (`modules.task`), set in `setup`
         self.losses = torch.nn.ModuleDict()  # per-token mean loss of each evaluation set
@@ -153,6 +162,7 @@ class CausalLM(Evaluation, L.LightningModule):
             dtype=dtype, trust_remote_code=self.trust_remote_code, attn_implementation=self.attn_implementation
         )
         if self.quantization is not None:
+            import_bitsandbytes()  # before transformers does: no hub lookup of a CPU kernel lit does not use
             kwargs["quantization_config"] = bnb_config(self.quantization, accelerator, strategy, precision)
             # Each process loads the 4-bit base onto its own device, never "auto" across devices.
             device = self.trainer.strategy.root_device if self._trainer is not None else torch.device("cpu")
@@ -182,6 +192,9 @@ class CausalLM(Evaluation, L.LightningModule):
                 use_fast_dropout(model)
         if init is not None and init["adapter_only"]:
             load_adapter(model, init["state_dict"], self.init_weights)
+        # One layout for the 4-bit weights in training and evaluation, the one with a gradient (`modules.cpu_4bit`).
+        self.linear_4bit = linear_4bit_layers(model)
+        keep_trainable_layout(self.linear_4bit)
         # from_pretrained returns eval mode; training starts with dropout on, as Lightning expects.
         self.model = model.train()
         self.tokenizer = load_tokenizer(self.source, trust_remote_code=self.trust_remote_code)
@@ -217,6 +230,17 @@ class CausalLM(Evaluation, L.LightningModule):
         if positions is None:
             return self(batch["input_ids"], mask, batch["labels"], position_ids).loss
         return loss_at_positions(self.model, batch["input_ids"], mask, batch["labels"], positions, position_ids)
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        # The one guard of the training layout, whatever ran in between (validation, a callback, user code):
+        # a 4-bit layer in bitsandbytes' CPU inference layout would pass no gradient (`modules.cpu_4bit`).
+        restored = restore_trainable_layout(self.linear_4bit)
+        if restored:
+            self.repacked_layers += restored
+            rank_zero_warn(
+                f"lit: {restored} 4-bit layer(s) were in bitsandbytes' CPU inference layout (no gradient) at a "
+                "training step; converted back. Something outside lit packed them (modules/cpu_4bit.py)."
+            )
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
