@@ -3,14 +3,24 @@
 On CPUs without native bf16 (AVX2-only), bf16 autocast or bf16 4-bit compute was measured
 25x slower than fp32; on CPUs with AVX512-BF16/AMX, bf16 was ~2x faster. So `auto` means:
 bf16 where the device computes it natively, fp32 elsewhere.
+
+`LIT_NATIVE_BF16=1` makes a CPU count as one with native bf16 (`auto` -> bf16-mixed, as on AVX512-BF16/AMX),
+`LIT_NATIVE_BF16=0` as one without (`auto` -> 32-true); unset, /proc/cpuinfo decides. For a run that should
+resolve `auto` as on the other CPU class, and for the tests: the default suite sets 0, so no test depends on
+the host, and CI runs the tests marked `cpu_class` again with 1.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from typing import Optional
 
 import torch
+
+from modules.errors import UserInputError
+
+NATIVE_BF16_SWITCH = "LIT_NATIVE_BF16"
 
 DTYPES = {
     "float32": torch.float32,
@@ -22,8 +32,19 @@ DTYPES = {
 }
 
 
-@functools.cache
 def cpu_has_native_bf16() -> bool:
+    """True when `LIT_NATIVE_BF16` says 1, or, unset, when /proc/cpuinfo lists AVX512-BF16 or AMX-BF16."""
+    switch = os.environ.get(NATIVE_BF16_SWITCH, "").strip()
+    if switch in ("1", "0"):
+        return switch == "1"
+    if switch:
+        raise UserInputError(f"{NATIVE_BF16_SWITCH}={switch!r}: use 1 (count this CPU as one with native bf16), "
+                             "0 (as one without), or leave it unset (/proc/cpuinfo decides)")  # fmt: skip
+    return cpu_flags_have_native_bf16()
+
+
+@functools.cache
+def cpu_flags_have_native_bf16() -> bool:
     """True when /proc/cpuinfo lists AVX512-BF16 or AMX-BF16."""
     try:
         with open("/proc/cpuinfo") as f:
@@ -34,9 +55,12 @@ def cpu_has_native_bf16() -> bool:
 
 
 def cpu_description() -> str:
-    """What every reported figure should name: torch's CPU capability and native bf16."""
+    """What every reported figure should name: torch's CPU capability and native bf16 (the hardware's,
+    whatever `LIT_NATIVE_BF16` says, which is named when it is set)."""
     capability = torch.backends.cpu.get_cpu_capability()
-    return f"{capability}, native bf16: {'yes' if cpu_has_native_bf16() else 'no'}"
+    text = f"{capability}, native bf16: {'yes' if cpu_flags_have_native_bf16() else 'no'}"
+    switch = os.environ.get(NATIVE_BF16_SWITCH)
+    return f"{text}, {NATIVE_BF16_SWITCH}={switch}" if switch else text
 
 
 def device_description(device: torch.device) -> str:

@@ -13,6 +13,9 @@ from tests.helpers import ROOT  # noqa: E402  (after the path: the repository's 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
+# No test depends on the host's CPU class: `auto` resolves as on a CPU without native bf16 (32-true) unless a
+# test or the caller says otherwise. CI runs the `cpu_class` tests again with LIT_NATIVE_BF16=1 (.ci/run).
+os.environ.setdefault("LIT_NATIVE_BF16", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ The 2-process runs happen once, in one launch (`tests/helpers/strategy_runs.py`)
 import pytest
 import torch
 
+from tests.helpers.precision import PRECISIONS
 from tests.helpers.processes import strategy_runs
 from tests.helpers.sharded_checks import (
     assert_export_works,
@@ -21,9 +22,11 @@ from tests.helpers.sharded_checks import (
 RUN_MODES = ["lora", "4bit+lora", "full"]
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict:
-    return strategy_runs(tmp_path_factory.mktemp("fsdp"), "fsdp", RUN_MODES)
+@pytest.fixture(scope="module", params=PRECISIONS)
+def runs(request, tmp_path_factory) -> dict:
+    """Every mode's runs in one precision, named (never what `auto` resolves to on the host)."""
+    folder = tmp_path_factory.mktemp("fsdp")
+    return {"precision": request.param, **strategy_runs(folder, "fsdp", RUN_MODES, request.param)}
 
 
 @pytest.mark.parametrize("mode", RUN_MODES)
@@ -33,15 +36,16 @@ def test_fsdp_shards_every_parameter_over_the_two_processes(runs, mode):
     assert sharding["dtensor_params"] == sharding["params"]
     # Each process holds half of every weight (rows split in two; none of the tiny shapes is odd).
     assert sharding["local_numel"] * 2 == sharding["numel"]
-    if mode == "4bit+lora":  # packed 4-bit weights, in fp32 storage, gather back bit for bit
-        assert sharding["packed_4bit"] == {"checked": 14, "equal": 14, "dtype": "torch.float32"}
+    if mode == "4bit+lora":  # packed 4-bit weights, stored in the compute dtype, gather back bit for bit
+        storage = "torch.bfloat16" if runs["precision"] == "bf16-mixed" else "torch.float32"
+        assert sharding["packed_4bit"] == {"checked": 14, "equal": 14, "dtype": storage}
 
 
 @pytest.mark.parametrize("mode", RUN_MODES)
 def test_fsdp_checkpoint_scores_the_same_in_one_process_as_in_two_and_holds_what_it_should(runs, mode):
     run = runs[mode]
-    one = one_process(mode, run["ckpt"])
-    assert_scores_like_one_process(run, one)
+    one = one_process(mode, run["ckpt"], runs["precision"])
+    assert_scores_like_one_process(run, one, runs["precision"])
     checkpoint = load(run["ckpt"])
     assert_holds_adapter_or_whole_weights(checkpoint, mode, one.model)
     optimizer = checkpoint["optimizer_states"][0]  # keyed by index as in one process, whole tensors too

@@ -59,8 +59,9 @@ def csv_logger(path) -> list[str]:
     return ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(path)]
 
 
-def strategy_runs(folder: Path, strategy: str, modes: list[str]) -> dict:
-    """Every stage of `tests/helpers/strategy_runs.py` for `strategy` and `modes`, in one 2-process
-    launch (the launch is most of the cost), and the results it wrote."""
-    run_command(["tests/helpers/strategy_runs.py", str(folder), strategy, *modes], timeout=900)
+def strategy_runs(folder: Path, strategy: str, modes: list[str], precision: str) -> dict:
+    """Every stage of `tests/helpers/strategy_runs.py` for `strategy` and `modes` in `precision`, in one
+    2-process launch (the launch is most of the cost), and the results it wrote."""
+    command = ["tests/helpers/strategy_runs.py", str(folder), strategy, *modes, "--", "--trainer.precision", precision]
+    run_command(command, timeout=900)
     return json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))
