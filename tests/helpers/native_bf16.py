@@ -72,6 +72,8 @@ class PackedLayersAtTrainingSteps(Callback):
         self.seen[trainer.global_step] = packed_layers(pl_module)
 
     def on_fit_end(self, trainer, pl_module):
-        layers = len(pl_module.linear_4bit)
+        from modules.cpu_4bit import linear_4bit_layers
+
+        layers = len(linear_4bit_layers(pl_module))
         met = {step: n for step, n in self.seen.items() if n}
         print(f"lit: {len(self.seen)} training steps, {layers} 4-bit layers; steps that met a packed layer: {met or 'none'}")
