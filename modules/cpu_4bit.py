@@ -3,8 +3,8 @@
 On a CPU with AVX512-BF16, bitsandbytes 0.50's `Linear4bit.forward`, in eval mode and without grad, converts
 its weight *in place* to a packed layout for an inference kernel (`gemv_4bit`) that has no autograd. Nothing
 converts it back when training resumes, so every training step after an evaluation (the sanity check, each
-validation in fit, `validate_before_fit`) got no gradient through the frozen 4-bit weights, only through LoRA:
-the main job's held-out exact fell from 1.00 to 0.78 there (issue 30). The conversion back is not exact either
+validation in fit, `validate_before_fit`) got no gradient through the frozen 4-bit weights, only through LoRA
+(docs/results.md: what that did to the main job). The conversion back is not exact either
 (the absmax constants are rounded to bf16 and quantized again), and the packed kernel computes in bf16 whatever
 the compute dtype, so an fp32 run would evaluate in bf16.
 
@@ -84,13 +84,15 @@ def keep_trainable_layout(layers: list[nn.Module]) -> None:
 
 def restore_trainable_layout(layers: list[nn.Module]) -> int:
     """Convert packed layers back to the layout with a gradient; the number converted (0 unless something
-    other than lit's own evaluation packed them)."""
+    other than lit's own evaluation packed them). The weights come back with their absmax constants rounded
+    to bf16 (the packing kept no more), within bf16's rounding of the original."""
     from bitsandbytes.functional import _convert_weight_packed_for_cpu_inverse
 
     packed = [layer for layer in layers if is_packed(layer)]
     for layer in packed:
         layer.support_avx512bf16_for_cpu = False
-        layer.weight.data, layer.weight.quant_state = _convert_weight_packed_for_cpu_inverse(
-            layer.weight.data, layer.weight.quant_state
-        )
+        data, state = _convert_weight_packed_for_cpu_inverse(layer.weight.data, layer.weight.quant_state)
+        if state.absmax.dim() == 2:  # bitsandbytes 0.50 restores absmax only when double-quantized; else it
+            state.absmax = state.absmax.T.reshape(-1).float()  # stays transposed, [blocks per row, rows]
+        layer.weight.data, layer.weight.quant_state = data, state
     return len(packed)

@@ -196,3 +196,27 @@ def test_the_generation_benchmark_runs_only_the_kinds_asked_and_names_an_unknown
 
     run, _ = generate("batched", "batched_beams")  # the tiny sums config decodes greedily: no beam kinds
     assert run.returncode != 0 and "--kinds: ['batched_beams'] not among this config's kinds" in run.stderr
+
+
+def test_the_packed_kernel_comparison_generates_in_both_layouts(monkeypatch, tmp_path):
+    """bench/cpu_4bit_kernel.py on the tiny config, the native-bf16 CPU simulated (its packed kernel is a
+    plain-torch stand-in here): lit's layout first, then every layer packed by bitsandbytes' own eval forward."""
+    import bench.cpu_4bit_kernel as kernel
+    from tests.helpers.native_bf16 import simulate_native_bf16_bitsandbytes
+
+    simulate_native_bf16_bitsandbytes(monkeypatch)
+    monkeypatch.setattr(kernel, "cpu_flags_have_native_bf16", lambda: True)
+    out = tmp_path / "kernel.json"
+    record = kernel.main(["--config", "configs/tiny/sums.yaml", "--precision", "32-true", "--repeats", "1",
+                          "--out", str(out)])  # fmt: skip
+    assert record == json.loads(out.read_text())
+    assert record["prompts"] == 16 and record["distinct_prompts"] <= 16 and 0 <= record["same_generations"] <= 16
+    assert record["seconds_lit_layout"] > 0 and record["seconds_packed_kernel"] > 0
+
+
+def test_the_packed_kernel_comparison_refuses_a_cpu_without_it(monkeypatch):
+    import bench.cpu_4bit_kernel as kernel
+
+    monkeypatch.setattr(kernel, "cpu_flags_have_native_bf16", lambda: False)
+    with pytest.raises(SystemExit, match="no native bf16"):
+        kernel.main(["--config", "configs/tiny/sums.yaml"])
