@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
     options = parser.parse_args(argv)
     if not cpu_flags_have_native_bf16():
         sys.exit("cpu_4bit_kernel: this CPU has no native bf16, so bitsandbytes has no packed kernel to compare")
-    cli = cli_main(["fit", "--config", options.config, "--trainer.precision", options.precision,
+    cli = cli_main(["--config", options.config, "--trainer.precision", options.precision,
                     "--trainer.logger", "false"], run=False)  # fmt: skip
     module, data = cli.model, cli.datamodule
     module.trainer = cli.trainer  # the precision's dtypes, as in a fit
