@@ -3,14 +3,8 @@
 import random
 
 from datamodules.java import generate_java_instructions
-from datamodules.java.messages import (
-    HELD_OUT_ACCENTED,
-    TRAIN_ACCENTED,
-    method_name,
-    render_message,
-    to_ascii,
-    write_message,
-)
+from datamodules.java.instruct import HELD_OUT_ACCENTED, TRAIN_ACCENTED
+from datamodules.java.messages import method_name, render_message, split_accented, to_ascii, write_message
 from datamodules.java.run import printed_outputs
 from tests.helpers import needs_javac
 
@@ -31,6 +25,15 @@ def test_the_accented_words_are_non_ascii_and_split_into_disjoint_training_and_h
     assert len(TRAIN_ACCENTED) > 200 and len(HELD_OUT_ACCENTED) > 50
     assert not set(TRAIN_ACCENTED) & set(HELD_OUT_ACCENTED)
     assert all(any(ord(c) > 127 for c in w) for w in TRAIN_ACCENTED + HELD_OUT_ACCENTED)
+
+
+def test_an_accented_word_goes_where_its_ascii_spelling_is():
+    words = ["limón", "águila", "canción", "árbol", "niño", "año", "café", "música", "pájaro", "cámara", "Limon"]
+    train, held = split_accented(words, trained={"aguila", "el"}, held_out={"limon"}, every=3)
+    assert {"limón", "Limon"} <= set(held) and "águila" in train  # the identifier words' sides
+    rest = ["canción", "árbol", "niño", "año", "café", "música", "pájaro", "cámara"]
+    assert [w for w in rest if w in held] == ["niño", "música"]  # the others split every third
+    assert not {to_ascii(w).lower() for w in train} & {to_ascii(w).lower() for w in held}
 
 
 def test_held_out_message_words_never_reach_a_training_prompt():

@@ -11,7 +11,7 @@ import random
 from functools import partial
 from typing import Callable, Literal, Optional, Sequence
 
-from datamodules.java.messages import HELD_OUT_ACCENTED, TRAIN_ACCENTED, render_message
+from datamodules.java.messages import load_accented_words, render_message, split_accented, to_ascii
 from datamodules.java.metric import JavaMetrics, normalize_code
 from datamodules.java.words import (
     ENGLISH,
@@ -25,6 +25,7 @@ from datamodules.java.words import (
     pseudo_words,
 )
 from datamodules.java.words import near_words as make_near_words  # `near_words` is also an argument name
+from datamodules.overlap import words_as_read
 from datamodules.preflight import tokenizer_adds_bos
 from datamodules.prompt_completion import PromptCompletionDataModule
 
@@ -139,9 +140,30 @@ FAMILIES: dict[str, tuple[int, Callable]] = {
 }
 
 
+
 def make_example(family: str, words: list[str], lang: Language) -> dict:
     text, code = FAMILIES[family][1](words, lang)
     return {"prompt": f"// {text}", "completion": code}
+
+
+def template_words() -> set[str]:
+    """The words instructions and methods write whatever words they draw (`overlap.words_as_read`): every
+    family's and the print messages' templates, in both languages. Training reads them all, so no held-out
+    word may be one."""
+    stand_ins = ["qxa", "qxb", "qxc"]  # drawn words no template holds
+    texts = [t for family in FAMILIES for lang in ("en", "es")
+             for t in make_example(family, stand_ins[: FAMILIES[family][0]], lang).values()]  # fmt: skip
+    texts += [t for lang in ("en", "es") for t in render_message(stand_ins[:2], lang, random.Random(0))]
+    return set().union(*map(words_as_read, texts)) - set(stand_ins)
+
+
+# Accented message words split by the identifier word their method name writes ("limón" where "limon" is):
+# the task's held-out vocabulary, in every spelling a model reads or writes (tests/test_java_instruct.py).
+TRAIN_ACCENTED, HELD_OUT_ACCENTED = split_accented(
+    load_accented_words(), trained=set(TRAIN_WORDS_EN + TRAIN_WORDS_ES) | template_words(),
+    held_out=set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES),
+)  # fmt: skip
+HELD_OUT_VOCABULARY = set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES) | {to_ascii(w).lower() for w in HELD_OUT_ACCENTED}
 
 
 def word_vocabulary(
@@ -155,7 +177,7 @@ def word_vocabulary(
     if held_out:
         return vocabulary
     listed = [w for source in word_lists for w in load_word_list(source)]
-    known, unseen = set(vocabulary), set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES)
+    known, unseen = set(vocabulary), HELD_OUT_VOCABULARY  # held-out in any spelling: "limon" is "limón"
     real = vocabulary + sorted({w for w in listed if w not in known and w not in unseen})
     made_up = pseudo_words(extra_words) if extra_words else []
     if near_words:

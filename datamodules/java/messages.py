@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import random
 import re
-import unicodedata
 from pathlib import Path
+from typing import Collection
+
+from datamodules.overlap import fold
 
 ACCENTED_FILE = Path(__file__).parent / "message_words" / "accented.txt"
 
-# Letters NFKD does not take apart into a base letter and an accent.
-LIGATURES = {"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "đ": "d", "ł": "l", "þ": "th"}
 JOINERS = [" ", " ", ", ", ": ", " - "]
 FRAMES = ["{}", "{}!", "{}.", "{}?", "¡{}!", "¿{}?", "{}...", "({})"]
 
@@ -33,19 +33,27 @@ def split_words(words: list[str], every: int = 5) -> tuple[list[str], list[str]]
             [w for i, w in enumerate(words) if i % every == every - 1])  # fmt: skip
 
 
-TRAIN_ACCENTED, HELD_OUT_ACCENTED = split_words(load_accented_words())
+def split_accented(words: list[str], trained: Collection[str], held_out: Collection[str],
+                   every: int = 5) -> tuple[list[str], list[str]]:  # fmt: skip
+    """(training, held-out) accented words, split by the word a method name writes (`to_ascii`): "limón"
+    goes where the identifier word "limon" is, so a held-out word reaches training in no spelling. `trained`
+    and `held_out` are the task's words in lower-case ASCII (identifier words, and words its templates
+    write, which can only be trained); the rest are split every `every`-th, and a folded form shared by
+    a held-out word is never trained."""
+    train, held, rest = [], [], []
+    for word in words:
+        folded = to_ascii(word).lower()
+        (held if folded in held_out else train if folded in trained else rest).append(word)
+    rest_train, rest_held = split_words(rest, every)
+    held += rest_held
+    held_folds = {to_ascii(w).lower() for w in held}
+    return [w for w in train + rest_train if to_ascii(w).lower() not in held_folds], held
 
 
 def to_ascii(word: str) -> str:
     """"Vórtice" -> "Vortice", "Straße" -> "Strasse", "ñandú" -> "nandu": a word as it can stand in a
     Java name that any editor and build tool reads."""
-    def unligature(c: str) -> str:
-        plain = LIGATURES.get(c.lower(), c)
-        return plain.capitalize() if c.isupper() and c.lower() in LIGATURES else plain
-
-    folded = "".join(unligature(c) for c in word)
-    bare = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
-    return re.sub(r"[^A-Za-z0-9]", "", bare)
+    return re.sub(r"[^A-Za-z0-9]", "", fold(word))
 
 
 def write_message(words: list[str], rng: random.Random) -> str:
