@@ -1,4 +1,5 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,6 +17,15 @@ os.environ.setdefault("WANDB_MODE", "offline")
 # No test depends on the host's CPU class: `auto` resolves as on a CPU without native bf16 (32-true) unless a
 # test or the caller says otherwise. CI runs the `cpu_class` tests again with LIT_NATIVE_BF16=1 (.ci/run).
 os.environ.setdefault("LIT_NATIVE_BF16", "0")
+
+
+@pytest.fixture
+def javac():
+    """A JDK's javac for the tests marked `needs_javac`: skipped without one, except in CI, which must test it."""
+    if shutil.which("javac") is None:
+        if os.environ.get("CI"):
+            pytest.fail("javac not found: CI must test the Java metric (.ci/run installs a JDK)")
+        pytest.skip("javac not installed")
 
 
 @pytest.fixture(autouse=True)

@@ -28,5 +28,12 @@ def test_validate_before_fit_scores_the_untrained_model_first(tiny_fit_args, tmp
     rows = list(csv.DictReader(open(next(tmp_path.rglob("metrics.csv")))))
     val_rows = [r for r in rows if r.get("val/mae")]
     assert [int(r["step"]) for r in val_rows] == [0, cli.trainer.global_step - 1]  # before, then after
-    tokens = [float(r["train/tokens_per_s"]) for r in rows if r.get("train/tokens_per_s")]
-    assert tokens and all(t > 0 for t in tokens)
+    rates = [float(r["train/tokens_per_s"]) for r in rows if r.get("train/tokens_per_s")]
+    assert rates and all(0 < t < float("inf") for t in rates)
+    # The rate counts real tokens: every training token of the epoch, padding left out.
+    from lit.callbacks import TokenThroughput
+
+    [counter] = [c for c in cli.trainer.callbacks if isinstance(c, TokenThroughput)]
+    real = sum(int(batch["attention_mask"].sum()) for batch in cli.datamodule.train_dataloader())
+    padded = sum(batch["attention_mask"].numel() for batch in cli.datamodule.train_dataloader())
+    assert counter._total_tokens == real < padded

@@ -33,3 +33,22 @@ def test_printed_outputs_reads_what_each_method_prints_and_none_for_what_cannot_
     assert printed[:4] == ["¡Hola, Vórtice 42!\n", "¡Hola, Vórtice 42!\n", "¡Hola, Vortice 42!\n", "ñandúß"]
     assert printed[4:10] == [None] * 6
     assert printed[10] == "λ\n"
+
+
+def test_the_java_tests_fail_in_ci_without_a_jdk_and_skip_elsewhere(tmp_path):
+    """A green CI must have run the Java metric: without javac, `needs_javac` tests fail where `CI` is set."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    test = "tests/test_java_run.py::test_printed_outputs_reads_what_each_method_prints_and_none_for_what_cannot_run"
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable)}  # python, and no javac
+    results = {}
+    for ci in ("1", ""):
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test], cwd=ROOT,
+                             env={**env, "CI": ci}, capture_output=True, text=True)  # fmt: skip
+        results[ci] = (run.returncode, run.stdout.strip().splitlines()[-1])
+    assert results["1"][0] == 1 and "1 error" in results["1"][1]
+    assert results[""][0] == 0 and "1 skipped" in results[""][1]
