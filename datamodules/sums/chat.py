@@ -21,17 +21,34 @@ from datamodules.sums.data import SumsDataModule, generate_sums
 SYSTEM_PROMPT = "Escribe cada número como una suma de números del uno al nueve, en palabras."
 
 
+def conversation(turns: list[dict], system_prompt: Optional[str]) -> dict:
+    """The examples as the user's and the assistant's turns of one conversation."""
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    for example in turns:
+        messages += [{"role": "user", "content": example["prompt"]},
+                     {"role": "assistant", "content": example["completion"]}]  # fmt: skip
+    return {"messages": messages, "reference": None}
+
+
 def to_conversations(examples: list[dict], max_turns: int, seed: int, system_prompt: Optional[str]) -> list[dict]:
     """Consecutive examples grouped into conversations of 1..max_turns turns (the count drawn with `seed`)."""
     rng, conversations, start = random.Random(seed), [], 0
     while start < len(examples):
         turns = examples[start : start + rng.randint(1, max_turns)]
         start += len(turns)
-        messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        for example in turns:
-            messages += [{"role": "user", "content": example["prompt"]},
-                         {"role": "assistant", "content": example["completion"]}]  # fmt: skip
-        conversations.append({"messages": messages, "reference": None})
+        conversations.append(conversation(turns, system_prompt))
+    return conversations
+
+
+def held_out_conversations(scored: list[dict], context: list[dict], max_turns: int, seed: int,
+                           system_prompt: Optional[str]) -> list[dict]:  # fmt: skip
+    """One conversation per `scored` example, ending with it, after 0..max_turns-1 turns taken in order from
+    `context` (the count drawn with `seed`)."""
+    rng, conversations, used = random.Random(seed), [], 0
+    for example in scored:
+        before = rng.randint(0, max_turns - 1)
+        conversations.append(conversation([*context[used : used + before], example], system_prompt))
+        used += before
     return conversations
 
 
@@ -60,7 +77,13 @@ class SumsChatDataModule(SumsDataModule):
         # Enough sums for `size` conversations of up to max_turns turns; the grouping keeps the first `size`.
         avoid = self.unseen if split == "train" and self.unseen else ()  # held-out numbers in no training turn
         sums = generate_sums(size * self.max_turns, seed, *self.target_range, self.addends, targets, composed, avoid)
-        return to_conversations(sums, self.max_turns, seed, self.system_prompt)[:size]
+        if split == "train" or not self.unseen or split == "val_seen":
+            return to_conversations(sums, self.max_turns, seed, self.system_prompt)[:size]
+        # A held-out conversation: only the scored (last) turn asks for a held-out target; the turns before it are
+        # training-like sums (training targets, no held-out number), so its answer is in no earlier turn.
+        context = generate_sums(size * self.max_turns, seed + 1, *self.target_range, self.addends, self.seen,
+                                self.composed_fraction, self.unseen)  # fmt: skip
+        return held_out_conversations(sums[:size], context, self.max_turns, seed, self.system_prompt)
 
     def reference(self, example: dict) -> Optional[str]:
         return example.get("reference") or example.get("completion") or None  # the last answer as written
