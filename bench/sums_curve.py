@@ -26,7 +26,7 @@ from lit.cli import cli_main  # noqa: E402
 from modules.hardware import cpu_description  # noqa: E402
 
 COLUMNS = ("mae", "exact", "parse_rate", "hit_limit", "loss")
-OTHER_SETS = ("val_seen", "val_composed")  # `val` holds the held-out targets; these sit beside it
+OTHER_SETS = ("val_seen",)  # `val` holds the held-out targets; recall of the training ones sits beside it
 
 
 def read_curve(metrics_csv: Path) -> tuple[list[dict], dict[int, float]]:
@@ -36,7 +36,7 @@ def read_curve(metrics_csv: Path) -> tuple[list[dict], dict[int, float]]:
         for row in csv.DictReader(f):
             if row.get("val/mae"):
                 point = {"step": int(row["step"]) + 1, **{k: float(row[f"val/{k}"]) for k in COLUMNS if row.get(f"val/{k}")}}
-                for other in OTHER_SETS:  # recall and composed prompts, where the config has them
+                for other in OTHER_SETS:  # recall of the training targets, where the config has it
                     if row.get(f"{other}/mae"):
                         point[other] = {k: float(row[f"{other}/{k}"]) for k in COLUMNS if row.get(f"{other}/{k}")}
                 rows.append(point)
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(options.keep or folder)
         result = run_curve(options.precision, options.seed, options.steps, options.val_every, root, options.extra)
     print(f"sums curve: {options.precision}, seed {options.seed}, CPU {result['cpu']}, {result['minutes']} min")
-    print("  step    mae  exact  hit_limit  val/loss   (val: held-out targets; then val_seen, val_composed: mae / exact)")
+    print("  step    mae  exact  hit_limit  val/loss   (val: held-out targets; then val_seen: mae / exact)")
     for row in result["curve"]:
         others = "".join(f"   {o} {row[o]['mae']:.2f} / {row[o]['exact']:.2f}" for o in OTHER_SETS if o in row)
         print(f"  {row['step']:>4} {row['mae']:6.2f} {row['exact']:6.2f} {row.get('hit_limit', float('nan')):10.2f} {row['loss']:9.3f}{others}")

@@ -194,13 +194,20 @@ def check_all(datamodule, splits: list[str]) -> None:
     check_batch(datamodule.collate(train[: datamodule.batch_size]), tokenizer)
 
 
+def distinct(items: list[dict]) -> str:
+    """" (6 distinct)" where an evaluation set repeats a prompt: a held-out figure counts distinct items."""
+    count = len({tuple(i.get("prompt_ids") or i["input_ids"]) for i in items})
+    return f" ({count} distinct)" if count < len(items) else ""
+
+
 def preflight(datamodule, splits: list[str]) -> None:
     """Check every split `fit` uses, show the first training example and a summary; errors stop here."""
     check_all(datamodule, splits)
     tokenizer, max_length = datamodule.tokenizer, datamodule.max_length
     train = datamodule.datasets["train"]
     rank_zero_info(describe(train[0], tokenizer, "train", 0, len(train)))
-    sizes = ", ".join(f"{len(datamodule.datasets[s])} {s}" for s in splits)
+    sizes = ", ".join(f"{len(datamodule.datasets[s])} {s}" + ("" if s == "train" else distinct(datamodule.datasets[s]))
+                      for s in splits)  # fmt: skip
     longest = max(i["length"] for s in splits for i in datamodule.datasets[s])
     rank_zero_info(
         f"lit: pre-flight passed: {sizes} examples, longest {longest} tokens (max_length {max_length})"

@@ -10,7 +10,7 @@ from datamodules.java import generate_java_instructions
 from datamodules.records import write_jsonl
 from datamodules.sums import SumsDataModule, generate_sums, to_mistral_text
 
-SPLITS = ("train", "val", "val_seen", "val_composed", "test")
+SPLITS = ("train", "val", "val_seen", "test")
 
 
 def config_split(config: str, split: str) -> list[dict]:

@@ -55,8 +55,10 @@ def test_training_prompts_never_name_a_held_out_number():
     assert data.unseen == [15, 21, 27, 33, 39, 45]
     named = {int(n) for e in data.generate_examples("train") for n in e["prompt"].split() if n.isdigit()}
     assert named and not named & set(data.unseen)
-    # evaluation's composed prompts may name any number: only their sums are held out
-    assert {target_of(e["prompt"]) for e in data.generate_examples("val_composed")} <= set(data.unseen)
+    # evaluation's composed prompts may name its own held-out numbers, never the other set's
+    val = data.generate_examples("val")
+    assert {target_of(e["prompt"]) for e in val} == {15, 27, 39}
+    assert not {int(n) for e in val for n in e["prompt"].split() if n.isdigit()} & {21, 33, 45}
 
 
 def test_without_held_out_targets_the_sets_are_drawn_as_before():
@@ -68,9 +70,29 @@ def test_without_held_out_targets_the_sets_are_drawn_as_before():
 
 def test_held_out_targets_give_each_set_its_own_metrics(tmp_path):
     data = SumsDataModule(held_out_every=5, composed_fraction=0.5)
-    assert data.eval_sets["validate"] == ["val", "val_seen", "val_composed"]
+    assert data.eval_sets == {"validate": ["val", "val_seen"], "test": ["test"]}
     assert data.unseen == [14, 19, 24, 29, 34, 39, 44, 49]
     module = CausalLM(model=TINY_MISTRAL)
     module._trainer = SimpleNamespace(datamodule=data)  # setup reads only the data module
     module.setup("validate")
-    assert set(module.metrics) == {"val", "val_seen", "val_composed", "test"}
+    assert set(module.metrics) == {"val", "val_seen", "test"}
+
+
+def test_the_main_jobs_val_and_test_are_distinct_items_disjoint_from_training_and_each_other():
+    """configs/embedded/sums.yaml's held-out sets: every prompt once, so one item is 1% of `val` and 0.5% of
+    `test`; `val` and `test` ask for different held-out targets. At 98a4026 both were draws of the same 6
+    prompts (`val` 100 draws, `test` 200), so "1.00 on 100 prompts" was 6 of 6, twice."""
+    import yaml
+
+    from tests.helpers import ROOT
+
+    args = yaml.safe_load((ROOT / "configs" / "embedded" / "sums.yaml").read_text())["data"]["init_args"]
+    data = SumsDataModule(**args)
+    sets = {split: data.generate_examples(split) for split in ("train", "val", "val_seen", "test")}
+    prompts = {split: [e["prompt"] for e in examples] for split, examples in sets.items()}
+    targets = {split: {int(e["reference"]) for e in examples} for split, examples in sets.items()}
+    for split, size in (("val", 100), ("test", 200), ("val_seen", 35)):
+        assert len(prompts[split]) == len(set(prompts[split])) == size, split
+    assert not set(prompts["val"]) & set(prompts["test"]) and not targets["val"] & targets["test"]
+    assert not (targets["val"] | targets["test"]) & targets["train"] and targets["val_seen"] == targets["train"]
+    assert not (set(prompts["val"]) | set(prompts["test"])) & set(prompts["train"])

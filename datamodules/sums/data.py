@@ -86,6 +86,30 @@ def generate_sums(
     return examples
 
 
+def distinct_sums(targets: Sequence[int], size: int, seed: int, addends: Addends = "random",
+                  composed: bool = False, avoid: Collection[int] = ()) -> list[dict]:  # fmt: skip
+    """Up to `size` examples with distinct prompts, each asking for one of `targets`: every target's own prompt
+    ("33 es igual a") first, then, with `composed`, distinct composed prompts on those targets ("12 más 21 es
+    igual a", none of their numbers in `avoid`). An evaluation set of distinct items: each counts once."""
+    rng = random.Random(seed)
+    plain = list(targets)
+    rng.shuffle(plain)
+    examples = [{"prompt": prompt_for(t), "completion": write_sum(make_addends(t, rng, addends)), "reference": str(t)}
+                for t in plain][:size]  # fmt: skip
+    prompts = {e["prompt"] for e in examples}
+    for _ in range(size * 100 if composed else 0):
+        if len(examples) >= size:
+            break
+        target = rng.choice(list(targets))
+        numbers = split_target(target, rng, avoid)
+        prompt = composed_prompt_for(numbers)
+        if prompt not in prompts:
+            prompts.add(prompt)
+            completion = write_sum(composed_addends(numbers, rng, addends))
+            examples.append({"prompt": prompt, "completion": completion, "reference": str(target)})
+    return examples
+
+
 def held_out_targets(min_target: int, max_target: int, every: int) -> list[int]:
     """Every `every`-th target of the range, the last of each run: 10..50 and 5 give 14, 19, ..., 49."""
     return [t for t in range(min_target, max_target + 1) if (t - min_target) % every == every - 1]
@@ -100,11 +124,13 @@ def to_mistral_text(example: dict) -> dict:
 class SumsDataModule(PromptCompletionDataModule):
     """Spanish arithmetic (the reference experiment's Mistral task), scored by the MAE of the generated sum.
 
-    With `held_out_every`, every that-many-th target of the range is never trained on: `val` and
-    `test` ask only for those (generalization to unseen sums), `val_seen` for training targets in
-    fresh draws (recall); with `composed_fraction` too, training also holds composed prompts
-    ("20 más 23 es igual a") and `val_composed` asks for held-out targets that way. Each set logs
-    its own metrics. `python -m lit data sums --split NAME` writes any of them as a config draws it.
+    With `held_out_every`, every that-many-th target of the range is never trained on, not even as a number
+    inside a training prompt; they are shared out in turn between `val` and `test`, which ask only for their
+    own (generalization to unseen sums; disjoint from training and from each other). Held-out sets hold
+    distinct prompts: each target's own ("33 es igual a") and, with `composed_fraction`, distinct composed
+    ones on the same targets ("12 más 21 es igual a", never naming the other set's targets), so one item is
+    one in `num_val_examples`. `val_seen` asks for each training target once (recall). Each set logs its own
+    metrics. `python -m lit data sums --split NAME` writes any of them as a config draws it.
 
     Args:
         num_examples: generated training examples (the reference experiment used 600).
@@ -117,8 +143,8 @@ class SumsDataModule(PromptCompletionDataModule):
             experiment's is "random".
         held_out_every: hold out every this-many-th target (`held_out_targets`); 0: none, and `val`
             and `test` draw from the training targets as the reference experiment did.
-        composed_fraction: the share of training examples (and all of `val_composed`) whose prompt
-            is a sum of two or three numbers.
+        composed_fraction: the share of training examples whose prompt is a sum of two or three numbers;
+            with held-out targets, above 0 also fills `val` and `test` with composed prompts.
         **kwargs: see `PromptCompletionDataModule`.
     """
 
@@ -149,9 +175,9 @@ class SumsDataModule(PromptCompletionDataModule):
         targets = range(min_target, max_target + 1)
         self.unseen = held_out_targets(min_target, max_target, held_out_every) if held_out_every else None
         self.seen = [t for t in targets if t not in set(self.unseen)] if self.unseen else None
-        validate = ["val"]
-        if self.unseen:
-            validate += ["val_seen"] + (["val_composed"] if composed_fraction > 0 else [])
+        # Held-out targets shared out in turn: 15, 27, 39 for `val`, 21, 33, 45 for `test` in the main job.
+        self.held_out = {"val": self.unseen[0::2], "test": self.unseen[1::2]} if self.unseen else {}
+        validate = ["val"] + (["val_seen"] if self.unseen else [])
         self.eval_sets = {"validate": validate, "test": ["test"]}
         self.sizes = {"train": num_examples, "test": num_test_examples}
         self.sizes.update({name: num_val_examples for name in validate})
@@ -160,17 +186,21 @@ class SumsDataModule(PromptCompletionDataModule):
     def _draw(self, split: str) -> tuple[int, Optional[list[int]], float]:
         return {
             "train": (0, self.seen, self.composed_fraction),  # composed: without held-out numbers too
-            "val": (1_000_003, self.unseen, 0.0),
+            "val": (1_000_003, self.held_out.get("val") or self.unseen, 0.0),
             "val_seen": (1_500_007, self.seen, 0.0),
-            "val_composed": (1_700_009, self.unseen, 1.0),
-            "test": (2_000_003, self.unseen, 0.0),
+            "test": (2_000_003, self.held_out.get("test") or self.unseen, 0.0),
         }[split]
 
     def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
         offset, targets, composed = self._draw(split)
         size, seed = self.sizes[split], self.seed + offset
-        avoid = self.unseen if split == "train" and self.unseen else ()
-        return generate_sums(size, seed, *self.target_range, self.addends, targets, composed, avoid)
+        if not self.unseen:  # the reference experiment's sets: draws from every target
+            return generate_sums(size, seed, *self.target_range, self.addends, targets, composed)
+        if split == "train":
+            return generate_sums(size, seed, *self.target_range, self.addends, targets, composed, self.unseen)
+        other = self.held_out["test" if split == "val" else "val"] if split in self.held_out else ()
+        return distinct_sums(targets, size, seed, self.addends, self.composed_fraction > 0 and split != "val_seen",
+                             avoid=other)  # fmt: skip
 
     def reference(self, example: dict) -> str:
         return example.get("reference") or str(target_of(example["prompt"]))
