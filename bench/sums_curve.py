@@ -55,7 +55,11 @@ def run_curve(precision: str, seed: int, steps: int, val_every: int, root: Path,
     start = time.perf_counter()
     cli_main(args)
     curve, train_loss = read_curve(root / "curve" / "metrics.csv")
+    import subprocess
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return {
+        "command": "python bench/sums_curve.py " + " ".join(sys.argv[1:]), "commit": commit or None,
         "config": "configs/embedded/sums.yaml", "precision": precision, "seed": seed, "steps": steps,
         "cpu": cpu_description(), "minutes": round((time.perf_counter() - start) / 60, 1), "extra_args": extra,
         "curve": curve, "train_loss": train_loss,
