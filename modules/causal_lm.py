@@ -145,6 +145,9 @@ class CausalLM(Evaluation, L.LightningModule):
     def configure_model(self) -> None:
         if self.model is not None:  # called again by fit after validate, or on resume
             return
+        # Before transformers or peft do (both import it where installed): no hub lookup of a CPU kernel lit
+        # does not use, and no message about it, 4-bit or not (`modules.cpu_4bit`).
+        import_bitsandbytes()
         from transformers import AutoModelForCausalLM
 
         strategy = self.trainer.strategy if self._trainer is not None else None
@@ -162,7 +165,6 @@ class CausalLM(Evaluation, L.LightningModule):
             dtype=dtype, trust_remote_code=self.trust_remote_code, attn_implementation=self.attn_implementation
         )
         if self.quantization is not None:
-            import_bitsandbytes()  # before transformers does: no hub lookup of a CPU kernel lit does not use
             kwargs["quantization_config"] = bnb_config(self.quantization, accelerator, strategy, precision)
             # Each process loads the 4-bit base onto its own device, never "auto" across devices.
             device = self.trainer.strategy.root_device if self._trainer is not None else torch.device("cpu")

@@ -54,10 +54,14 @@ def _no_hub_kernels():
 
 
 def import_bitsandbytes():
-    """`import bitsandbytes`, without its hub lookup of a CPU kernel lit does not use (and its warning)."""
+    """`import bitsandbytes`, without its hub lookup of a CPU kernel lit does not use (and its warning); None
+    where it is not installed (a dense model needs none)."""
     if "bitsandbytes" not in sys.modules:
         with _no_hub_kernels():
-            import bitsandbytes  # noqa: F401
+            try:
+                import bitsandbytes  # noqa: F401
+            except ImportError:
+                return None
     return sys.modules["bitsandbytes"]
 
 

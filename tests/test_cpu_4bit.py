@@ -16,7 +16,7 @@ import torch
 
 from lit.cli import cli_main
 from modules.cpu_4bit import _no_hub_kernels, import_bitsandbytes, keep_trainable_layout, restore_trainable_layout
-from tests.helpers import ROOT
+from tests.helpers import ROOT, TINY_MISTRAL
 from tests.helpers.native_bf16 import PackedLayersAtTrainingSteps, packed_layers, simulate_native_bf16_bitsandbytes
 from tests.helpers.precision import PRECISIONS, close, quant_kwargs
 from tests.helpers.tiny_runs import MODES
@@ -161,7 +161,8 @@ def test_bitsandbytes_is_imported_without_a_hub_lookup_or_its_message(caplog):
         )
         logging.getLogger("bitsandbytes.backends.cpu.ops").warning("another message")
     assert [r.getMessage() for r in caplog.records] == ["another message"]
-    code = "from modules.cpu_4bit import import_bitsandbytes; import_bitsandbytes(); import transformers"
+    code = ("from modules.causal_lm import CausalLM; from modules.peft_config import LoraArgs; "
+            f"CausalLM(model={TINY_MISTRAL!r}, lora=LoraArgs()).configure_model()")  # a dense start, peft imported
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert "kernels-community" not in result.stderr + result.stdout
 
