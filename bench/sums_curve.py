@@ -52,12 +52,13 @@ def run_curve(precision: str, seed: int, steps: int, val_every: int, root: Path,
             "--trainer.default_root_dir", str(root), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
             "--trainer.logger.save_dir", str(root), "--trainer.logger.name", "", "--trainer.logger.version", "curve",
             *extra]  # fmt: skip
+    import subprocess
+
+    # The code that trains: the commit when the run starts.
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     start = time.perf_counter()
     cli_main(args)
     curve, train_loss = read_curve(root / "curve" / "metrics.csv")
-    import subprocess
-
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return {
         "command": "python bench/sums_curve.py " + " ".join(sys.argv[1:]), "commit": commit or None,
         "config": "configs/embedded/sums.yaml", "precision": precision, "seed": seed, "steps": steps,
