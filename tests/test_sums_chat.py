@@ -44,6 +44,8 @@ def test_the_chat_configs_held_out_sums_are_in_no_training_turn():
     for split, held_out in (("val", {15, 27}), ("test", {21})):  # the held-out targets shared out in turn
         conversations = data.generate_examples(split)
         assert {len(c["messages"]) // 2 for c in conversations} == {1, 2, 3}  # 0..2 turns before the scored one
+        questions = [c["messages"][-2]["content"] for c in conversations]
+        assert len(set(questions)) == len(questions)  # each a distinct item: the targets' own, then composed ones
         for c in conversations:
             *earlier, question, answer = c["messages"][1:]
             assert target_of(question["content"]) in held_out
