@@ -44,7 +44,7 @@ def loss_at_positions(
 ) -> torch.Tensor:
     """Mean next-token cross-entropy over trained tokens, with logits only at `positions`.
 
-    Equal to `model(input_ids, attention_mask, labels=labels).loss` (tests/test_speed.py): a
+    Equal to `model(input_ids, attention_mask, labels=labels).loss` (tests/test_loss.py): a
     position left out has no trained next token in any row, and any model-specific logit
     transform (soft-capping, scaling) still runs inside the model's forward. `position_ids` (packed
     rows, with no mask) restart at each example.
