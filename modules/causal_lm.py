@@ -130,7 +130,7 @@ class CausalLM(Evaluation, L.LightningModule):
         self.model = None
         self.tokenizer = None
         self.linear_4bit: list[torch.nn.Module] = []  # bitsandbytes' 4-bit layers, set in `configure_model`
-        self.repacked_layers = 0  # 4-bit layers something else packed, found at a training step (`on_train_batch_start`)
+        self.repacked_layers = 0  # 4-bit layers found packed at a training step (`on_train_batch_start`)
         self.metrics = torch.nn.ModuleDict()  # task metrics, one per evaluation set, set in `setup`
         self.eval_sets = DEFAULT_TASK.eval_sets  # the data module's (`modules.task`), set in `setup`
         self.losses = torch.nn.ModuleDict()  # per-token mean loss of each evaluation set

@@ -90,9 +90,11 @@ def restore_trainable_layout(layers: list[nn.Module]) -> int:
     """Convert packed layers back to the layout with a gradient; the number converted (0 unless something
     other than lit's own evaluation packed them). The weights come back with their absmax constants rounded
     to bf16 (the packing kept no more), within bf16's rounding of the original."""
+    packed = [layer for layer in layers if is_packed(layer)]
+    if not packed:  # every training step: nothing more to do
+        return 0
     from bitsandbytes.functional import _convert_weight_packed_for_cpu_inverse
 
-    packed = [layer for layer in layers if is_packed(layer)]
     for layer in packed:
         layer.support_avx512bf16_for_cpu = False
         data, state = _convert_weight_packed_for_cpu_inverse(layer.weight.data, layer.weight.quant_state)
