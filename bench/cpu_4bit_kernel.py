@@ -1,4 +1,4 @@
-"""bitsandbytes' packed CPU inference kernel for 4-bit layers against the layout lit keeps (modules/cpu_4bit.py).
+"""bitsandbytes' packed CPU kernel for 4-bit layers against the layout lit keeps (modules/cpu_4bit.py).
 
 On a CPU with AVX512-BF16 bitsandbytes packs 4-bit weights for `gemv_4bit` on an eval forward; lit turns that
 off, since the layout has no gradient and its conversion back is lossy. Whether evaluation would gain from it
@@ -36,31 +36,40 @@ def timed_generation(module, batch, repeats: int) -> tuple[float, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", default="configs/embedded/sums.yaml")
     parser.add_argument("--precision", default="bf16-mixed")
     parser.add_argument("--repeats", type=int, default=2, help="generations per layout; the fastest counts")
     parser.add_argument("--out", default=None, help="JSON record of the measurement")
     options = parser.parse_args(argv)
     if not cpu_flags_have_native_bf16():
-        sys.exit("cpu_4bit_kernel: this CPU has no native bf16, so bitsandbytes has no packed kernel to compare")
+        sys.exit(
+            "cpu_4bit_kernel: this CPU has no native bf16, so bitsandbytes has no packed kernel to compare"
+        )
     cli = cli_main(["--config", options.config, "--trainer.precision", options.precision,
                     "--trainer.logger", "false"], run=False)  # fmt: skip
     module, data = cli.model, cli.datamodule
     module.trainer = cli.trainer  # the precision's dtypes, as in a fit
     module.configure_model()
     data.setup("fit")
-    batch = next(iter(data.val_dataloader()[0] if isinstance(data.val_dataloader(), list) else data.val_dataloader()))
+    batch = next(
+        iter(data.val_dataloader()[0] if isinstance(data.val_dataloader(), list) else data.val_dataloader())
+    )
     with cli.trainer.precision_plugin.forward_context():
         kept_seconds, kept = timed_generation(module, batch, options.repeats)
-        for layer in module.linear_4bit:  # bitsandbytes' own behaviour on this CPU: pack on the first eval forward
+        for (
+            layer
+        ) in module.linear_4bit:  # bitsandbytes' own behaviour on this CPU: pack on the first eval forward
             layer.support_avx512bf16_for_cpu = True
         packed_seconds, packed = timed_generation(module, batch, options.repeats)
     assert all(is_packed(layer) for layer in module.linear_4bit)
     result = {
         "command": "python bench/cpu_4bit_kernel.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "config": options.config, "precision": options.precision, "cpu": cpu_description(),
-        "prompts": len(kept), "distinct_prompts": len(set(batch["prompts"])), "max_new_tokens": module.max_new_tokens,
+        "prompts": len(kept), "distinct_prompts": len(set(batch["prompts"])),
+        "max_new_tokens": module.max_new_tokens,
         "seconds_lit_layout": round(kept_seconds, 2), "seconds_packed_kernel": round(packed_seconds, 2),
         "speedup_packed": round(kept_seconds / packed_seconds, 2),
         "same_generations": sum(a == b for a, b in zip(kept, packed)),

@@ -17,7 +17,8 @@ LIGATURES = {"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "đ": "d", "ł": "l"
 
 
 def fold(text: str) -> str:
-    """"Vórtice" -> "Vortice", "Straße" -> "Strasse", "ñandú" -> "nandu" (case kept, nothing else changed)."""
+    """Letters without their accents, ligatures spelled out: "Vórtice" -> "Vortice", "Straße" -> "Strasse"
+    (case kept, nothing else changed)."""
 
     def unligature(c: str) -> str:
         plain = LIGATURES.get(c.lower(), c)

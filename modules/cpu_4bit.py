@@ -5,8 +5,8 @@ its weight *in place* to a packed layout for an inference kernel (`gemv_4bit`) t
 converts it back when training resumes, so every training step after an evaluation (the sanity check, each
 validation in fit, `validate_before_fit`) got no gradient through the frozen 4-bit weights, only through LoRA
 (docs/results.md: what that did to the main job). The conversion back is not exact either
-(the absmax constants are rounded to bf16 and quantized again), and the packed kernel computes in bf16 whatever
-the compute dtype, so an fp32 run would evaluate in bf16.
+(the absmax constants are rounded to bf16 and quantized again), and the packed kernel computes in bf16
+whatever the compute dtype, so an fp32 run would evaluate in bf16.
 
 lit therefore turns the packing off on every 4-bit layer it loads (`keep_trainable_layout`): training,
 validation, test and predict all run the one layout, with the same numbers on every CPU. The contract is

@@ -2,9 +2,9 @@
 
 The native-bf16 CPU class is simulated on any CPU (tests/helpers/native_bf16.py): its 4-bit layers pack their
 weights in place on an eval forward, into a layout without autograd. Checked with the fix reverted
-(modules/causal_lm.py as at 98a4026), on an AMD EPYC with AVX512-BF16: the 4bit+lora cases of the gradient test
-fail in both precisions (layer 0's k_proj LoRA B: 256 of 256 gradient elements differ in fp32, 239 of 256 in
-bf16, some by 100%), and so do the two tests of the guard; the other modes pass either way.
+(modules/causal_lm.py as at 98a4026), on an AMD EPYC with AVX512-BF16: the 4bit+lora cases of the gradient
+test fail in both precisions (layer 0's k_proj LoRA B: 256 of 256 gradient elements differ in fp32, 239 of
+256 in bf16, some by 100%), and so do the two tests of the guard; the other modes pass either way.
 """
 
 import logging
@@ -15,9 +15,18 @@ import pytest
 import torch
 
 from lit.cli import cli_main
-from modules.cpu_4bit import _no_hub_kernels, import_bitsandbytes, keep_trainable_layout, restore_trainable_layout
+from modules.cpu_4bit import (
+    _no_hub_kernels,
+    import_bitsandbytes,
+    keep_trainable_layout,
+    restore_trainable_layout,
+)
 from tests.helpers import ROOT, TINY_MISTRAL
-from tests.helpers.native_bf16 import PackedLayersAtTrainingSteps, packed_layers, simulate_native_bf16_bitsandbytes
+from tests.helpers.native_bf16 import (
+    PackedLayersAtTrainingSteps,
+    packed_layers,
+    simulate_native_bf16_bitsandbytes,
+)
 from tests.helpers.precision import PRECISIONS, close, quant_kwargs
 from tests.helpers.tiny_runs import MODES
 
@@ -96,7 +105,10 @@ def test_the_first_training_step_after_a_validation_has_the_gradients_of_a_model
             "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
             "--trainer.enable_checkpointing", "false", "--trainer.callbacks", "null"]  # fmt: skip
     if mode != "full":
-        args += ["--model.init_args.lora.dropout", "0"]  # the same step with and without the validation before it
+        args += [
+            "--model.init_args.lora.dropout",
+            "0",
+        ]  # the same step with and without the validation before it
     if mode == "4bit+lora":
         args += ["--model.init_args.quantization.compute_dtype", dtypes]
     evaluated = first_step_gradients([*args, "--trainer.num_sanity_val_steps", "1",
@@ -126,9 +138,10 @@ def test_a_layer_packed_outside_lit_is_converted_back_before_the_next_training_s
             )
 
     watch = PackedLayersAtTrainingSteps()
-    cli = cli_main(["--config", "configs/tiny/sums.yaml", "--trainer.max_steps", "2", "--trainer.precision", "32-true",
-                    "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-                    "--trainer.num_sanity_val_steps", "0", "--trainer.default_root_dir", str(tmp_path)], run=False)  # fmt: skip
+    args = ["--config", "configs/tiny/sums.yaml", "--trainer.max_steps", "2", "--trainer.precision",
+            "32-true", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+            "--trainer.num_sanity_val_steps", "0", "--trainer.default_root_dir", str(tmp_path)]  # fmt: skip
+    cli = cli_main(args, run=False)
     cli.trainer.callbacks[:0] = [PackOne(), watch]
     with pytest.warns(UserWarning, match="1 4-bit layer"):
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
@@ -137,12 +150,13 @@ def test_a_layer_packed_outside_lit_is_converted_back_before_the_next_training_s
 
 
 def test_no_training_step_of_the_tiny_config_meets_a_packed_layer(monkeypatch, tmp_path):
-    """`lit fit` of the tiny config, simulated: 12 steps with a validation every 4 (and the sanity check before)."""
+    """`lit fit` of the tiny config, simulated: 12 steps, a validation every 4, the sanity check before."""
     simulate_native_bf16_bitsandbytes(monkeypatch)
     watch = PackedLayersAtTrainingSteps()
-    cli = cli_main(["--config", "configs/tiny/sums.yaml", "--trainer.max_steps", "12", "--trainer.val_check_interval", "4",
-                    "--trainer.precision", "bf16-mixed", "--trainer.logger", "false", "--trainer.enable_progress_bar",
-                    "false", "--trainer.default_root_dir", str(tmp_path)], run=False)  # fmt: skip
+    args = ["--config", "configs/tiny/sums.yaml", "--trainer.max_steps", "12", "--trainer.val_check_interval",
+            "4", "--trainer.precision", "bf16-mixed", "--trainer.logger", "false",
+            "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path)]  # fmt: skip
+    cli = cli_main(args, run=False)
     cli.trainer.callbacks.insert(0, watch)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     assert len(cli.model.linear_4bit) == 14 and cli.trainer.global_step == 12
@@ -161,16 +175,21 @@ def test_bitsandbytes_is_imported_without_a_hub_lookup_or_its_message(caplog):
         )
         logging.getLogger("bitsandbytes.backends.cpu.ops").warning("another message")
     assert [r.getMessage() for r in caplog.records] == ["another message"]
-    code = ("from modules.causal_lm import CausalLM; from modules.peft_config import LoraArgs; "
-            f"CausalLM(model={TINY_MISTRAL!r}, lora=LoraArgs()).configure_model()")  # a dense start, peft imported
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    code = (
+        "from modules.causal_lm import CausalLM; from modules.peft_config import LoraArgs; "
+        f"CausalLM(model={TINY_MISTRAL!r}, lora=LoraArgs()).configure_model()"
+    )  # a dense start, peft imported
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert "kernels-community" not in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize("double_quant", [True, False])
 def test_a_packed_layer_converted_back_computes_as_before_within_bf16_rounding(double_quant):
-    """bitsandbytes' own inverse leaves a single-quantized layer's absmax transposed (its weights then wrong, by
-    up to half the largest weight); lit's conversion back restores it, absmax rounded to bf16 as the packing kept it."""
+    """bitsandbytes' own inverse leaves a single-quantized layer's absmax transposed (its weights then wrong,
+    by up to half the largest weight); lit's conversion back restores it, absmax rounded to bf16 as the
+    packing kept it."""
     from bitsandbytes.functional import _convert_weight_packed_for_cpu, dequantize_4bit
 
     bnb = import_bitsandbytes()
@@ -178,7 +197,9 @@ def test_a_packed_layer_converted_back_computes_as_before_within_bf16_rounding(d
     layer = bnb.nn.Linear4bit(128, 256, bias=False, compute_dtype=torch.float32, quant_type="nf4",
                               compress_statistics=double_quant).to("cpu")  # fmt: skip
     codes, before = layer.weight.data.clone(), dequantize_4bit(layer.weight.data, layer.weight.quant_state)
-    layer.weight.data, layer.weight.quant_state = _convert_weight_packed_for_cpu(layer.weight.data, layer.weight.quant_state)
+    layer.weight.data, layer.weight.quant_state = _convert_weight_packed_for_cpu(
+        layer.weight.data, layer.weight.quant_state
+    )
     assert restore_trainable_layout([layer]) == 1 and not layer.support_avx512bf16_for_cpu
     assert torch.equal(layer.weight.data, codes)
     after = dequantize_4bit(layer.weight.data, layer.weight.quant_state)

@@ -10,7 +10,9 @@ from modules.hardware import cpu_description, cpu_has_native_bf16, resolve_dtype
 pytestmark = pytest.mark.cpu_class
 
 
-@pytest.mark.parametrize("switch, precision, dtype", [("1", "bf16-mixed", torch.bfloat16), ("0", "32-true", torch.float32)])
+@pytest.mark.parametrize(
+    "switch, precision, dtype", [("1", "bf16-mixed", torch.bfloat16), ("0", "32-true", torch.float32)]
+)
 def test_the_switch_makes_auto_resolve_as_on_either_cpu_class(monkeypatch, switch, precision, dtype):
     monkeypatch.setenv("LIT_NATIVE_BF16", switch)
     assert cpu_has_native_bf16() is (switch == "1")

@@ -61,7 +61,8 @@ class PackedLayersAtTrainingSteps(Callback):
     """Records, at the start of every training step (before the module's own hook), how many 4-bit layers
     are packed, and prints a line at the end of fit:
 
-        python -m lit fit --config configs/tiny/sums.yaml --trainer.max_steps 12 --trainer.val_check_interval 4 \\
+        python -m lit fit --config configs/tiny/sums.yaml --trainer.max_steps 12 \\
+            --trainer.val_check_interval 4 \\
             --trainer.callbacks+ tests.helpers.native_bf16.PackedLayersAtTrainingSteps
     """
 
@@ -76,4 +77,7 @@ class PackedLayersAtTrainingSteps(Callback):
 
         layers = len(linear_4bit_layers(pl_module))
         met = {step: n for step, n in self.seen.items() if n}
-        print(f"lit: {len(self.seen)} training steps, {layers} 4-bit layers; steps that met a packed layer: {met or 'none'}")
+        print(
+            f"lit: {len(self.seen)} training steps, {layers} 4-bit layers; "
+            f"steps that met a packed layer: {met or 'none'}"
+        )
