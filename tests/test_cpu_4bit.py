@@ -155,7 +155,7 @@ def test_no_training_step_of_the_tiny_config_meets_a_packed_layer(monkeypatch, t
     watch = PackedLayersAtTrainingSteps()
     args = ["--config", "configs/tiny/sums.yaml", "--trainer.max_steps", "12", "--trainer.val_check_interval",
             "4", "--trainer.precision", "bf16-mixed", "--trainer.logger", "false",
-            "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path)]  # fmt: skip
+            "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path)]  # fmt:skip
     cli = cli_main(args, run=False)
     cli.trainer.callbacks.insert(0, watch)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
