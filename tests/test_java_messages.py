@@ -3,9 +3,9 @@
 import random
 
 from datamodules.java import generate_java_instructions
-from datamodules.java.instruct import HELD_OUT_ACCENTED, TRAIN_ACCENTED
 from datamodules.java.messages import method_name, render_message, split_accented, to_ascii, write_message
 from datamodules.java.run import printed_outputs
+from datamodules.java.vocabulary import HELD_OUT_ACCENTED, TRAIN_ACCENTED
 from tests.helpers import needs_javac
 
 

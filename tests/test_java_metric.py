@@ -3,10 +3,7 @@
 import pytest
 import torch
 
-from datamodules.java.instruct import (
-    FAMILIES,
-    make_example,
-)
+from datamodules.java.families import FAMILIES, make_example
 from datamodules.java.javac import compile_snippets, is_one_method, members
 from datamodules.java.metric import JavaMetrics, normalize_code
 from tests.helpers import needs_javac

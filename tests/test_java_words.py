@@ -4,12 +4,8 @@ import re
 
 import pytest
 
-from datamodules.java.instruct import (
-    FAMILIES,
-    JavaInstructDataModule,
-    generate_java_instructions,
-    make_example,
-)
+from datamodules.java.families import FAMILIES, make_example
+from datamodules.java.instruct import JavaInstructDataModule, generate_java_instructions
 from datamodules.java.words import HELD_OUT_WORDS_EN, HELD_OUT_WORDS_ES, TRAIN_WORDS_EN, TRAIN_WORDS_ES
 from tests.helpers import ROOT
 
@@ -63,7 +59,7 @@ def test_word_lists_never_bring_a_held_out_word_into_training(tmp_path):
 def test_respelled_words_are_those_a_capital_splits_differently_and_training_can_favour_them():
     from transformers import AutoTokenizer
 
-    from datamodules.java.instruct import word_vocabulary
+    from datamodules.java.vocabulary import word_vocabulary
     from datamodules.java.words import respelled_words
     from tests.helpers import TINY_MISTRAL
 

@@ -1,189 +1,23 @@
 """The Java instruction task: `// A function that prints "Hello, World!"` -> the method.
 
-Each family renders one instruction in English or Spanish and the method it asks for; method and
-parameter names come from the instruction's words in camelCase. Words are drawn from English and
-Spanish lists (the reference experiment's way to diversify), and held-out sets use only words never trained on.
+Instructions come from the families (`families.py`), their words from the training or held-out vocabulary
+(`vocabulary.py`): English and Spanish lists (the reference experiment's way to diversify), and held-out sets
+use only words never trained on, in any spelling.
 """
 
 from __future__ import annotations
 
 import random
 from functools import partial
-from typing import Callable, Literal, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
-from datamodules.java.messages import load_accented_words, render_message, split_accented, to_ascii
+from datamodules.java.families import FAMILIES, Language, make_example
+from datamodules.java.messages import render_message
 from datamodules.java.metric import JavaMetrics, normalize_code
-from datamodules.java.words import (
-    ENGLISH,
-    HELD_OUT_WORDS_EN,
-    HELD_OUT_WORDS_ES,
-    SPANISH,
-    TRAIN_WORDS_EN,
-    TRAIN_WORDS_ES,
-    is_respelled,
-    load_word_list,
-    pseudo_words,
-)
-from datamodules.java.words import near_words as make_near_words  # `near_words` is also an argument name
-from datamodules.overlap import words_as_read
+from datamodules.java.vocabulary import HELD_OUT_ACCENTED, TRAIN_ACCENTED, word_vocabulary
+from datamodules.java.words import is_respelled, load_word_list
 from datamodules.preflight import tokenizer_adds_bos
 from datamodules.prompt_completion import PromptCompletionDataModule
-
-Language = Literal["en", "es"]
-
-
-def cap(word: str) -> str:
-    return word[:1].upper() + word[1:]
-
-
-def camel(*parts: str) -> str:
-    """camel("print", "apple", "river") -> "printAppleRiver"."""
-    return parts[0] + "".join(cap(p) for p in parts[1:])
-
-
-def method(signature: str, *body: str) -> str:
-    lines = "\n".join(f"    {line}" for line in body)
-    return f"public static {signature} {{\n{lines}\n}}"
-
-
-# Each family: (number of words, render(words, language) -> (instruction text, method)).
-def _prints(w, lang):
-    message = " ".join(cap(x) for x in w)
-    text = f'A function that prints "{message}"' if lang == "en" else f'Una función que imprime "{message}"'
-    name = camel("print" if lang == "en" else "imprime", *w)
-    return text, method(f"void {name}()", f'System.out.println("{message}");')
-
-
-def _binary(en_what: str, es_what: str, en_name: str, es_name: str, returns: str, expr: str):
-    def render(w, lang):
-        a, b = w
-        if lang == "en":
-            text, name = f"A function that returns {en_what} of {a} and {b}", camel(en_name, a, "and", b)
-        else:
-            text, name = f"Una función que devuelve {es_what} de {a} y {b}", camel(es_name, a, "y", b)
-        return text, method(f"{returns} {name}(int {a}, int {b})", f"return {expr.format(a=a, b=b)};")
-
-    return render
-
-
-def _is_even(w, lang):
-    (x,) = w
-    if lang == "en":
-        text, name = f"A function that checks if {x} is even", camel("is", x, "even")
-    else:
-        text, name = f"Una función que comprueba si {x} es par", camel("es", x, "par")
-    return text, method(f"boolean {name}(int {x})", f"return {x} % 2 == 0;")
-
-
-def _count(w, lang):
-    (n,) = w
-    if lang == "en":
-        text, name = f"A function that prints the numbers from 1 to {n}", camel("print", "numbers", "to", n)
-    else:
-        text, name = f"Una función que imprime los números del 1 al {n}", camel("imprime", "numeros", "al", n)
-    return text, method(
-        f"void {name}(int {n})", f"for (int i = 1; i <= {n}; i++) {{", "    System.out.println(i);", "}"
-    )
-
-
-def _greet(w, lang):
-    (x,) = w
-    if lang == "en":
-        text, name, hello = f"A function that greets {x}", camel("greet", x), "Hello"
-    else:
-        text, name, hello = f"Una función que saluda a {x}", camel("saluda", x), "Hola"
-    return text, method(f"String {name}(String {x})", f'return "{hello}, " + {x} + "!";')
-
-
-def _length(w, lang):
-    (x,) = w
-    if lang == "en":
-        text, name = f"A function that returns the length of {x}", camel("length", "of", x)
-    else:
-        text, name = f"Una función que devuelve la longitud de {x}", camel("longitud", "de", x)
-    return text, method(f"int {name}(String {x})", f"return {x}.length();")
-
-
-def _factorial(w, lang):
-    (n,) = w
-    if lang == "en":
-        text, name = f"A function that returns the factorial of {n}", camel("factorial", "of", n)
-    else:
-        text, name = f"Una función que devuelve el factorial de {n}", camel("factorial", "de", n)
-    body = ["long result = 1;", f"for (int i = 2; i <= {n}; i++) {{", "    result *= i;", "}", "return result;"]
-    return text, method(f"long {name}(int {n})", *body)
-
-
-def _getter_setter(w, lang):
-    (f,) = w
-    text = f"A getter and a setter for {f}" if lang == "en" else f"Un getter y un setter para {f}"
-    code = (
-        f"private int {f};\n\n"
-        f"public int {camel('get', f)}() {{\n    return {f};\n}}\n\n"
-        f"public void {camel('set', f)}(int {f}) {{\n    this.{f} = {f};\n}}"
-    )
-    return text, code
-
-
-FAMILIES: dict[str, tuple[int, Callable]] = {
-    "print": (2, _prints),
-    "sum": (2, _binary("the sum", "la suma", "sum", "suma", "int", "{a} + {b}")),
-    "product": (2, _binary("the product", "el producto", "product", "producto", "int", "{a} * {b}")),
-    "max": (2, _binary("the maximum", "el máximo", "max", "maximo", "int", "Math.max({a}, {b})")),
-    "min": (2, _binary("the minimum", "el mínimo", "min", "minimo", "int", "Math.min({a}, {b})")),
-    "is_even": (1, _is_even),
-    "count": (1, _count),
-    "greet": (1, _greet),
-    "length": (1, _length),
-    "factorial": (1, _factorial),
-    "getter_setter": (1, _getter_setter),
-}
-
-
-
-def make_example(family: str, words: list[str], lang: Language) -> dict:
-    text, code = FAMILIES[family][1](words, lang)
-    return {"prompt": f"// {text}", "completion": code}
-
-
-def template_words() -> set[str]:
-    """The words instructions and methods write whatever words they draw (`overlap.words_as_read`): every
-    family's and the print messages' templates, in both languages. Training reads them all, so no held-out
-    word may be one."""
-    stand_ins = ["qxa", "qxb", "qxc"]  # drawn words no template holds
-    texts = [t for family in FAMILIES for lang in ("en", "es")
-             for t in make_example(family, stand_ins[: FAMILIES[family][0]], lang).values()]  # fmt: skip
-    texts += [t for lang in ("en", "es") for t in render_message(stand_ins[:2], lang, random.Random(0))]
-    return set().union(*map(words_as_read, texts)) - set(stand_ins)
-
-
-# Accented message words split by the identifier word their method name writes ("limón" where "limon" is):
-# the task's held-out vocabulary, in every spelling a model reads or writes (tests/test_java_instruct.py).
-TRAIN_ACCENTED, HELD_OUT_ACCENTED = split_accented(
-    load_accented_words(), trained=set(TRAIN_WORDS_EN + TRAIN_WORDS_ES) | template_words(),
-    held_out=set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES),
-)  # fmt: skip
-HELD_OUT_VOCABULARY = set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES) | {to_ascii(w).lower() for w in HELD_OUT_ACCENTED}
-
-
-def word_vocabulary(
-    held_out: bool = False, extra_words: int = 0, word_lists: Sequence[str] = (), near_words: int = 0
-) -> list[str]:
-    """The words instructions draw from: the held-out lists, or the training lists plus `word_lists`
-    (held-out words dropped, so held-out stays unseen), `extra_words` made-up words (`pseudo_words`)
-    and `near_words` made-up words one edit away from the real ones (`near_words`)."""
-    en, es = (HELD_OUT_WORDS_EN, HELD_OUT_WORDS_ES) if held_out else (TRAIN_WORDS_EN, TRAIN_WORDS_ES)
-    vocabulary = en + es  # mixing both languages' words in either language's instruction
-    if held_out:
-        return vocabulary
-    listed = [w for source in word_lists for w in load_word_list(source)]
-    known, unseen = set(vocabulary), HELD_OUT_VOCABULARY  # held-out in any spelling: "limon" is "limón"
-    real = vocabulary + sorted({w for w in listed if w not in known and w not in unseen})
-    made_up = pseudo_words(extra_words) if extra_words else []
-    if near_words:
-        reserved = set(real) | set(made_up) | unseen | set(ENGLISH) | set(SPANISH)
-        made_up += make_near_words(real, near_words, reserved)
-    return real + sorted({w for w in made_up if w not in set(real) and w not in unseen})
 
 
 def generate_java_instructions(
