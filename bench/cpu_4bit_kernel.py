@@ -54,9 +54,8 @@ def main(argv: list[str] | None = None) -> dict:
     module.trainer = cli.trainer  # the precision's dtypes, as in a fit
     module.configure_model()
     data.setup("fit")
-    batch = next(
-        iter(data.val_dataloader()[0] if isinstance(data.val_dataloader(), list) else data.val_dataloader())
-    )
+    loaders = data.val_dataloader()  # one loader, or one per held-out set: the first set's first batch
+    batch = next(iter(loaders[0] if isinstance(loaders, list) else loaders))
     with cli.trainer.precision_plugin.forward_context():
         kept_seconds, kept = timed_generation(module, batch, options.repeats)
         for (

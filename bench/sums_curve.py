@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,8 +53,6 @@ def run_curve(precision: str, seed: int, steps: int, val_every: int, root: Path,
             "--trainer.default_root_dir", str(root), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
             "--trainer.logger.save_dir", str(root), "--trainer.logger.name", "", "--trainer.logger.version", "curve",
             *extra]  # fmt: skip
-    import subprocess
-
     # The code that trains: the commit when the run starts.
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     start = time.perf_counter()

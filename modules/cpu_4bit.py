@@ -86,19 +86,22 @@ def keep_trainable_layout(layers: list[nn.Module]) -> None:
     restore_trainable_layout(layers)
 
 
-def restore_trainable_layout(layers: list[nn.Module]) -> int:
-    """Convert packed layers back to the layout with a gradient; the number converted (0 unless something
-    other than lit's own evaluation packed them). The weights come back with their absmax constants rounded
-    to bf16 (the packing kept no more), within bf16's rounding of the original."""
-    packed = [layer for layer in layers if is_packed(layer)]
-    if not packed:  # every training step: nothing more to do
-        return 0
+def unpack(data, quant_state):
+    """A packed weight's (data, quant_state) in the layout with a gradient: bitsandbytes' inverse, with the
+    absmax constants rounded to bf16 (the packing kept no more), so within bf16's rounding of the original."""
     from bitsandbytes.functional import _convert_weight_packed_for_cpu_inverse
 
+    data, state = _convert_weight_packed_for_cpu_inverse(data, quant_state)
+    if state.absmax.dim() == 2:  # bitsandbytes 0.50 restores absmax only when double-quantized; else it
+        state.absmax = state.absmax.T.reshape(-1).float()  # stays transposed, [blocks per row, rows]
+    return data, state
+
+
+def restore_trainable_layout(layers: list[nn.Module]) -> int:
+    """Convert packed layers back to the layout with a gradient (`unpack`); the number converted (0 unless
+    something other than lit's own evaluation packed them)."""
+    packed = [layer for layer in layers if is_packed(layer)]
     for layer in packed:
         layer.support_avx512bf16_for_cpu = False
-        data, state = _convert_weight_packed_for_cpu_inverse(layer.weight.data, layer.weight.quant_state)
-        if state.absmax.dim() == 2:  # bitsandbytes 0.50 restores absmax only when double-quantized; else it
-            state.absmax = state.absmax.T.reshape(-1).float()  # stays transposed, [blocks per row, rows]
-        layer.weight.data, layer.weight.quant_state = data, state
+        layer.weight.data, layer.weight.quant_state = unpack(layer.weight.data, layer.weight.quant_state)
     return len(packed)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from typing import Optional
 
-from datamodules.sums.data import SumsDataModule, distinct_sums, generate_sums
+from datamodules.sums.data import SumsDataModule, generate_sums
 
 SYSTEM_PROMPT = "Escribe cada número como una suma de números del uno al nueve, en palabras."
 
@@ -74,19 +74,18 @@ class SumsChatDataModule(SumsDataModule):
     def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
         offset, targets, composed = self._draw(split)
         size, seed = self.sizes[split], self.seed + offset
+        if split in self.held_out:
+            # A held-out conversation: its scored (last) turn is one of the sums module's distinct held-out
+            # questions; the turns before it are training-like sums (training targets, no held-out number), so
+            # its answer is in no earlier turn.
+            scored = super().generate_examples(split)
+            context = generate_sums(size * self.max_turns, seed + 1, *self.target_range, self.addends, self.seen,
+                                    self.composed_fraction, self.unseen)  # fmt: skip
+            return held_out_conversations(scored, context, self.max_turns, seed, self.system_prompt)
         # Enough sums for `size` conversations of up to max_turns turns; the grouping keeps the first `size`.
         avoid = self.unseen if split == "train" and self.unseen else ()  # held-out numbers in no training turn
         sums = generate_sums(size * self.max_turns, seed, *self.target_range, self.addends, targets, composed, avoid)
-        if split == "train" or not self.unseen or split == "val_seen":
-            return to_conversations(sums, self.max_turns, seed, self.system_prompt)[:size]
-        # A held-out conversation: only the scored (last) turn asks for a held-out target, each conversation a
-        # distinct question (`distinct_sums`: the targets' own, then composed ones); the turns before it are
-        # training-like sums (training targets, no held-out number), so its answer is in no earlier turn.
-        other = self.held_out["test" if split == "val" else "val"]
-        scored = distinct_sums(targets, size, seed, self.addends, self.composed_fraction > 0, avoid=other)
-        context = generate_sums(size * self.max_turns, seed + 1, *self.target_range, self.addends, self.seen,
-                                self.composed_fraction, self.unseen)  # fmt: skip
-        return held_out_conversations(scored, context, self.max_turns, seed, self.system_prompt)
+        return to_conversations(sums, self.max_turns, seed, self.system_prompt)[:size]
 
     def reference(self, example: dict) -> Optional[str]:
         return example.get("reference") or example.get("completion") or None  # the last answer as written

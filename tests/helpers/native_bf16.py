@@ -31,7 +31,7 @@ class _NoGradient(torch.autograd.Function):
 
 def simulate_native_bf16_bitsandbytes(monkeypatch) -> None:
     """From here on (until `monkeypatch` undoes it), new 4-bit layers pack on eval as on a native-bf16 CPU."""
-    from modules.cpu_4bit import import_bitsandbytes
+    from modules.cpu_4bit import import_bitsandbytes, unpack
 
     import_bitsandbytes()
     import bitsandbytes.functional as F
@@ -42,7 +42,7 @@ def simulate_native_bf16_bitsandbytes(monkeypatch) -> None:
     def packed_gemv_4bit(A, B, out=None, transposed_A=False, transposed_B=False, state=None):
         if not getattr(state, "packing_format_for_cpu", False):
             return gemv_4bit(A, B, out=out, transposed_A=transposed_A, transposed_B=transposed_B, state=state)
-        weight, unpacked = F._convert_weight_packed_for_cpu_inverse(B.clone(), copy.deepcopy(state))
+        weight, unpacked = unpack(B.clone(), copy.deepcopy(state))
         dense = F.dequantize_4bit(weight, unpacked).to(A.dtype)
         return _NoGradient.apply(A, dense)
 
