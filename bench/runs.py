@@ -43,11 +43,31 @@ def peak_memory(device: torch.device) -> dict:
 
 
 def data_digest(items: list[dict]) -> str:
-    """Fingerprint of the tokenized training set, to check that every system trains on the same data."""
+    """Fingerprint of the tokenized training set, in any order, to check that every system trains on the same data."""
     digest = hashlib.sha256()
-    for item in items:
-        digest.update(json.dumps([item["input_ids"], item["labels"]]).encode())
+    for item in sorted(json.dumps([item["input_ids"], item["labels"]]) for item in items):
+        digest.update(item.encode())
     return digest.hexdigest()[:16]
+
+
+def window_digest(batches: list[tuple[torch.Tensor, torch.Tensor]]) -> str:
+    """Fingerprint of the batches a timed window trained on, in order: each row's real tokens (padding
+    and its side left out), so lit's and a baseline's windows compare equal exactly when they held the
+    same examples in the same batches."""
+    digest = hashlib.sha256()
+    for input_ids, attention_mask in batches:
+        rows = [ids[mask.bool()].tolist() for ids, mask in zip(input_ids.cpu(), attention_mask.cpu())]
+        digest.update(json.dumps(rows).encode())
+    return digest.hexdigest()[:16]
+
+
+def lit_batch_order(items: list[dict], batch_size: int, seed: int) -> list[int]:
+    """The example indices of lit's first training epoch, in order (`LengthGroupedSampler`, one process):
+    a baseline given its examples in this order, sequentially, trains on exactly lit's batches."""
+    from datamodules.length_grouped import LengthGroupedSampler
+
+    sampler = LengthGroupedSampler([len(item["input_ids"]) for item in items], batch_size, seed=seed)
+    return [index for batch in sampler.batches() for index in batch]
 
 
 def cpu_seconds() -> float:
@@ -67,6 +87,7 @@ class Window:
         self.start = self.seconds = self.cpu_start = self.cpu = None
         self.tokens = 0
         self.positions = 0  # padded positions (batch x length) in the window
+        self.digest = None  # `window_digest` of its batches
 
     def step_end(self, step: int, device: torch.device) -> bool:
         """Call after optimizer step `step` (1-based); True once the window is complete."""
@@ -95,15 +116,18 @@ class LitStepTimer(Callback):
     def on_train_start(self, trainer, pl_module):
         self.extra["data_digest"] = data_digest(trainer.datamodule.datasets["train"])
         self.extra["attn_implementation"] = pl_module.model.config._attn_implementation
+        self.batches = []  # the window's batches, fingerprinted once it ends (no host sync per step)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         window = self.window
         if window.start is not None and window.seconds is None:  # a step inside the window
             window.tokens += batch["attention_mask"].sum()  # stays a device tensor until the end
             window.positions += batch["attention_mask"].numel()
+            self.batches.append((batch["input_ids"], batch["attention_mask"]))
         if window.step_end(trainer.global_step, pl_module.device) and "loss" not in self.extra:
             window.tokens = int(window.tokens)
             self.extra["loss"] = float(outputs["loss"])
+            self.extra["window_digest"] = window_digest(self.batches)
             Path(self.out).write_text(json.dumps({**window.result(), **self.extra}))
             trainer.should_stop = True
 
@@ -164,11 +188,13 @@ class CountingCollator:
         self.collate = collate
         self.tokens: list[int] = []
         self.positions: list[int] = []
+        self.batches: list[tuple[torch.Tensor, torch.Tensor]] = []  # for `window_digest`
 
     def __call__(self, features):
         batch = self.collate(features)
         self.tokens.append(int(batch["attention_mask"].sum()))
         self.positions.append(batch["attention_mask"].numel())
+        self.batches.append((batch["input_ids"], batch["attention_mask"]))
         return batch
 
 
@@ -182,6 +208,7 @@ def trainer_callback(window: Window, counter: CountingCollator, device: torch.de
                 batches = slice(window.warmup, window.warmup + window.steps)
                 window.tokens = sum(counter.tokens[batches])
                 window.positions = sum(counter.positions[batches])
+                window.digest = window_digest(counter.batches[batches])
                 control.should_training_stop = True
 
     return StepTimer()
@@ -216,9 +243,13 @@ def baseline_parts(options, config: dict):
         dataloader_num_workers=0, use_cpu=options.device == "cpu",
         bf16=options.precision.startswith("bf16"), fp16=options.precision.startswith("16"),
         max_grad_norm=options.clip,
-        # Its own best one-line setting: length-grouped batches (`group_by_length` before transformers 5).
-        train_sampling_strategy=options.sampling,
+        # `lit`: lit's own batches in lit's order, read in sequence (the timed windows hold the same work);
+        # `group_by_length`: the Trainer's own length grouping (other batches); `random`: its default.
+        train_sampling_strategy="sequential" if options.sampling == "lit" else options.sampling,
     )  # fmt: skip
+    if options.sampling == "lit":
+        seed = config.get("seed_everything", 0)
+        items = [items[i] for i in lit_batch_order(items, training["per_device_train_batch_size"], seed)]
     return model, peft_config, tokenizer, items, training
 
 
@@ -244,7 +275,8 @@ def run_hf(options) -> None:
 
 def write_baseline_result(options, trainer, model, window: Window, items: list[dict], device: torch.device) -> None:
     """The timed window, data fingerprint, attention kernel, final loss and peak memory of a Trainer run."""
-    result = {**window.result(), "data_digest": data_digest(items), "attn_implementation": model.config._attn_implementation,
+    result = {**window.result(), "data_digest": data_digest(items), "window_digest": window.digest,
+              "attn_implementation": model.config._attn_implementation,
               "loss": trainer.state.log_history[-1].get("train_loss"), **peak_memory(device)}  # fmt: skip
     Path(options.out).write_text(json.dumps(result))
 
@@ -271,6 +303,19 @@ def run_trl(options) -> None:
 
 
 # ------------------------------------------------------------------ evaluation: batched generation
+def transformers_search(num_beams: int) -> dict:
+    """`generate` arguments for the search lit runs (`modules/generation.py`): greedy, or beam search that
+    stops once `num_beams` sequences have finished (`early_stopping=True`), at transformers' default
+    length penalty (1.0, as lit's)."""
+    return {"do_sample": False, "num_beams": num_beams, **({"early_stopping": True} if num_beams > 1 else {})}
+
+
+def text_differences(texts: dict[str, list[str]], items: list[dict]) -> list[dict]:
+    """The prompts where the kinds' texts (one list per kind, in prompt order) are not all equal."""
+    return [{"prompt_index": i, "prompt": items[i].get("prompt", ""), **dict(zip(texts, row))}
+            for i, row in enumerate(zip(*texts.values())) if len(set(row)) > 1]  # fmt: skip
+
+
 def run_generate(options) -> None:
     """This project's batched `generate` over the first evaluation set, in evaluation batches, against
     `generate` one prompt at a time; and the variants that show what each generation change brings."""
@@ -331,8 +376,8 @@ def run_generate(options) -> None:
         texts, tokens, done = [], 0, 0.0
         for ids, mask in batches(size):
             new = model.model.generate(
-                input_ids=ids, attention_mask=mask, max_new_tokens=model.max_new_tokens, do_sample=False,
-                pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, num_beams=num_beams,
+                input_ids=ids, attention_mask=mask, max_new_tokens=model.max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, **transformers_search(num_beams),
             )[:, ids.shape[1] :]  # fmt: skip
             ended = (new == eos).int().cumsum(1) - (new == eos).int()
             texts += tokenizer.batch_decode(new, skip_special_tokens=True)
@@ -385,16 +430,18 @@ def run_generate(options) -> None:
             runs[kind].append({"seconds": seconds, "generated_tokens": tokens, "tokens_per_s": tokens / seconds,
                                "prompts_per_s": len(items) / seconds, "cpu_per_wall_s": (cpu_seconds() - cpu) / seconds,
                                "model_flops": model_flops, "model_gflops_per_s": model_flops / seconds / 1e9})  # fmt: skip
-    greedy = [texts[kind] for kind in ("batched", "batched_transformers", "batched_merged", "one_at_a_time") if kind in texts]
-    same = sum(len(set(row)) == 1 for row in zip(*greedy))
-    both_beams = beams > 1 and {"batched_beams", "beams_transformers"} <= set(texts)
-    same_beams = sum(a == b for a, b in zip(texts["batched_beams"], texts["beams_transformers"])) if both_beams else None
+    greedy = {kind: texts[kind] for kind in ("batched", "batched_transformers", "batched_merged", "one_at_a_time") if kind in texts}
+    beam_kinds = {kind: texts[kind] for kind in ("batched_beams", "beams_transformers") if kind in texts}
+    same = sum(len(set(row)) == 1 for row in zip(*greedy.values()))
+    same_beams = sum(len(set(row)) == 1 for row in zip(*beam_kinds.values())) if len(beam_kinds) == 2 else None
     score = getattr(datamodule, "score", None)
     result = {
         "prompts": len(items), "eval_set": name, "eval_batch_size": size, "max_new_tokens": model.max_new_tokens,
         "adapter": options.adapter if model.init_weights else None, "runs": runs,
         "same_text_fraction": same / len(items), "num_beams": beams,
         "same_text_fraction_beams": None if same_beams is None else same_beams / len(items),
+        # Every prompt whose texts differ between kinds of one search, with each kind's text: explained per item.
+        "differences": text_differences(greedy, items) + (text_differences(beam_kinds, items) if len(beam_kinds) == 2 else []),
         "accuracy": sum(score(t, i["reference"]) for t, i in zip(texts[names[0]], items)) / len(items) if score else None,
         **peak_memory(device),
     }  # fmt: skip
@@ -434,8 +481,8 @@ def main() -> None:
     parser.add_argument("--adapter", help="generate: an adapter-only checkpoint to load")
     parser.add_argument("--kinds", nargs="+", help="generate: only these kinds (batched, batched_merged, ...)")
     parser.add_argument("--clip", type=float, default=1.0, help="gradient clipping max norm, lit and baselines")
-    parser.add_argument("--sampling", default="group_by_length", choices=["group_by_length", "random"],
-                        help="hf/trl: the Trainer's train_sampling_strategy")  # fmt: skip
+    parser.add_argument("--sampling", default="lit", choices=["lit", "group_by_length", "random"],
+                        help="hf/trl: lit's batches in lit's order, or the Trainer's train_sampling_strategy")  # fmt: skip
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)  # after `--`: extra `lit fit` arguments
     options = parser.parse_args(argv[:split])

@@ -51,12 +51,13 @@ ABLATIONS = {
 }
 SYSTEMS = {
     "lit": "lit",
-    "hf": "transformers.Trainer + peft, length-grouped batches (its best one-line setting)",
-    "hf_random": "transformers.Trainer + peft, random batches (its default)",
-    "trl": "TRL SFTTrainer + peft, length-grouped batches",
+    "hf": "transformers.Trainer + peft, lit's length-grouped batches in lit's order (the same work)",
+    "hf_grouped": "transformers.Trainer + peft, its own length grouping (`group_by_length`, other batches)",
+    "hf_random": "transformers.Trainer + peft, random batches (its default, other batches)",
+    "trl": "TRL SFTTrainer + peft, lit's batches in lit's order",
 }
-# A system name -> the runs.py system and its flags (the same Trainer with its default sampling).
-VARIANTS = {"hf_random": ("hf", {"sampling": "random"})}
+# A system name -> the runs.py system and its flags (the same Trainer with its own samplers).
+VARIANTS = {"hf_grouped": ("hf", {"sampling": "group_by_length"}), "hf_random": ("hf", {"sampling": "random"})}
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -188,6 +189,11 @@ def summarize(runs: dict[str, list[dict]], limit: Optional[dict] = None) -> dict
             done = [r["tokens_per_s"] * limit["flops_per_token"] / 1e9 for r in results if "error" not in r]
             summary[name]["model_gflops_per_s"] = spread(done)
             summary[name]["fraction_of_peak"] = spread([g / limit["peak_gflops"] for g in done])
+    lit = runs.get("lit", [])
+    for name, results in runs.items():  # did the timed window hold lit's batches (`window_digest`)?
+        pairs = [(r, b) for r, b in zip(results, lit) if "error" not in r and "error" not in b]
+        summary[name]["same_batches_as_lit"] = bool(pairs) and all(
+            r.get("window_digest") is not None and r.get("window_digest") == b.get("window_digest") for r, b in pairs)  # fmt: skip
     base = runs.get("hf", [])
     for name, results in runs.items():  # per-repeat ratios: repeat i of a system against repeat i of hf
         pairs = [(r, b) for r, b in zip(results, base) if "error" not in r and "error" not in b]
@@ -269,12 +275,12 @@ def markdown(results: dict) -> str:
         ]  # fmt: skip
     lines += [
         "",
-        "| system | real tokens/s | vs Trainer | peak RSS (GiB) | vs Trainer | real tokens / padded positions | CPU s per s | fraction of peak |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| system | real tokens/s | vs Trainer | peak RSS (GiB) | vs Trainer | real tokens / padded positions | CPU s per s | fraction of peak | lit's batches |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, row in s.items():
         if not row["tokens_per_s"]:
-            lines.append(f"| {results['labels'][name]} | failed: {row['errors'][:1]} | | | | | | |")
+            lines.append(f"| {results['labels'][name]} | failed: {row['errors'][:1]} | | | | | | | |")
             continue
         t, v, p = row["tokens_per_s"], row["vs_hf"], row["peak_rss_gib"]
         ratio = f"{v['tokens_per_s']['median']:.2f}x ({v['tokens_per_s']['min']:.2f}-{v['tokens_per_s']['max']:.2f})" if v["tokens_per_s"] else ""
@@ -282,7 +288,8 @@ def markdown(results: dict) -> str:
         lines.append(
             f"| {results['labels'][name]} | {t['median']:.1f} ({t['min']:.1f}-{t['max']:.1f}) | {ratio} | "
             f"{p['median']:.2f} ({p['min']:.2f}-{p['max']:.2f}) | {memory} | {row['real_token_fraction']['median']:.2f} | "
-            f"{row['cpu_per_wall_s']['min']:.2f}-{row['cpu_per_wall_s']['max']:.2f} | {_share(row.get('fraction_of_peak'))} |"
+            f"{row['cpu_per_wall_s']['min']:.2f}-{row['cpu_per_wall_s']['max']:.2f} | {_share(row.get('fraction_of_peak'))} | "
+            f"{'same' if row.get('same_batches_as_lit') else 'other'} |"
         )  # fmt: skip
     if "error" not in g:
         gen = results["generation"]
@@ -313,9 +320,21 @@ def markdown(results: dict) -> str:
               for kind in gen["runs"] if kind != "one_at_a_time"],
             f"| one prompt at a time (`generate` loop, a secondary baseline) | {_cell(g['one_at_a_time'])} | | 1x | "
             f"{_share(g.get('one_at_a_time_fraction_of_peak'))} |",
+            *_difference_lines(gen.get("differences", [])),
         ]  # fmt: skip
     lines += _time_to_score_lines(results.get("time_to_score", {}))
     return "\n".join(lines)
+
+
+def _difference_lines(differences: list[dict]) -> list[str]:
+    """Each prompt whose text differs between kinds of one search, with every kind's text."""
+    if not differences:
+        return []
+    lines = ["", "Prompts whose text differs between kinds of the same search:", ""]
+    for d in differences:
+        texts = "; ".join(f"{kind}: `{text!r}`" for kind, text in d.items() if kind not in ("prompt_index", "prompt"))
+        lines.append(f"- prompt {d['prompt_index']} (`{d['prompt']!r}`): {texts}")
+    return lines
 
 
 def _time_to_score_lines(records: dict) -> list[str]:

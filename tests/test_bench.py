@@ -221,3 +221,62 @@ def test_the_packed_kernel_comparison_refuses_a_cpu_without_it(monkeypatch):
     monkeypatch.setattr(kernel, "cpu_flags_have_native_bf16", lambda: False)
     with pytest.raises(SystemExit, match="no native bf16"):
         kernel.main(["--config", "configs/tiny/sums.yaml"])
+
+
+@pytest.mark.parametrize("precision", ["32-true"])
+def test_the_beam_baseline_runs_the_search_lit_runs(precision):
+    """transformers' `generate` called as the benchmark calls it (`transformers_search`) gives lit's beam
+    tokens where rows finish at different steps, so a speed ratio compares the same search."""
+    import torch
+
+    from bench.runs import transformers_search
+    from modules.generation import beam_generate
+    from tests.helpers import java_batch
+    from tests.helpers.precision import random_adapter_module
+
+    torch.manual_seed(0)
+    module = random_adapter_module(TINY_MISTRAL, precision)
+    batch = java_batch(TINY_MISTRAL)
+    prompts, mask, pad = batch["prompt_ids"], batch["prompt_mask"], module.tokenizer.pad_token_id
+
+    def baseline(eos: int) -> list[list[int]]:  # each row up to and including its first EOS
+        new = module.model.generate(input_ids=prompts, attention_mask=mask, max_new_tokens=16, pad_token_id=pad,
+                                    eos_token_id=eos, **transformers_search(4))[:, prompts.shape[1] :].tolist()  # fmt: skip
+        return [row[: row.index(eos) + 1] if eos in row else row for row in new]
+
+    # As EOS, the token whose first use varies most across rows: beams finish at different steps,
+    # where stopping early or not changes the result.
+    first = baseline(module.tokenizer.eos_token_id)
+    eos = max({t for row in first for t in row}, key=lambda t: len({row.index(t) for row in first if t in row}))
+    ours = beam_generate(module.model, prompts, mask, 16, eos, pad, num_beams=4).tolist()
+    assert baseline(eos) == [row[: row.index(eos) + 1] if eos in row else row for row in ours]
+    assert transformers_search(1) == {"do_sample": False, "num_beams": 1}
+
+
+def test_the_text_differences_name_each_prompt_and_each_kind_s_text():
+    from bench.runs import text_differences
+
+    items = [{"prompt": "a"}, {"prompt": "b"}, {"prompt": "c"}]
+    texts = {"batched": ["x", "y", "z"], "batched_transformers": ["x", "Y", "z"]}
+    assert text_differences(texts, items) == [{"prompt_index": 1, "prompt": "b", "batched": "y", "batched_transformers": "Y"}]
+
+
+def test_the_timed_windows_of_lit_and_the_trainer_hold_the_same_batches(tmp_path):
+    """The Trainer run given lit's batch order trains on exactly lit's batches in the timed window (same
+    digest, same real tokens); with its own length grouping it would not."""
+    import subprocess
+    import sys
+
+    def run(system: str, *flags: str) -> dict:
+        out = tmp_path / f"{system}{'-'.join(flags)}.json"
+        command = [sys.executable, "bench/runs.py", system, "--config", "configs/tiny/sums.yaml", "--out", str(out),
+                   "--workdir", str(tmp_path / "work"), "--warmup", "1", "--steps", "3", "--threads", "1", *flags]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(out.read_text())
+
+    lit, trainer, grouped = run("lit"), run("hf"), run("hf", "--sampling", "group_by_length")
+    assert lit["data_digest"] == trainer["data_digest"] == grouped["data_digest"]  # the same examples
+    assert lit["window_digest"] == trainer["window_digest"] and lit["tokens"] == trainer["tokens"] > 0
+    assert lit["padded_positions"] == trainer["padded_positions"]
+    assert grouped["window_digest"] != lit["window_digest"]  # the check sees other batches
