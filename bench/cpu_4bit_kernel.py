@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lit.cli import cli_main  # noqa: E402
 from modules.cpu_4bit import is_packed  # noqa: E402
+from bench.provenance import commit  # noqa: E402
 from modules.hardware import cpu_description, cpu_flags_have_native_bf16  # noqa: E402
 
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
     assert all(is_packed(layer) for layer in module.linear_4bit)
     result = {
         "command": "python bench/cpu_4bit_kernel.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "config": options.config, "precision": options.precision, "cpu": cpu_description(),
+        "commit": commit(), "config": options.config, "precision": options.precision, "cpu": cpu_description(),
         "prompts": len(kept), "distinct_prompts": len(set(batch["prompts"])),
         "max_new_tokens": module.max_new_tokens,
         "seconds_lit_layout": round(kept_seconds, 2), "seconds_packed_kernel": round(packed_seconds, 2),

@@ -1,4 +1,4 @@
-"""Peak memory of a held-out evaluation, by generation batch and beam width (issue 18).
+"""Peak memory of a held-out evaluation, by generation batch and beam width.
 
 Runs `configs/embedded/java_instruct.yaml` (or `--config`) for `--steps` training steps, then one
 validation of the first held-out set's first generation batch, as `lit fit` runs it, and prints the resident

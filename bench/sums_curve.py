@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.provenance import commit  # noqa: E402
 from lit.cli import cli_main  # noqa: E402
 from modules.hardware import cpu_description  # noqa: E402
 
@@ -53,15 +54,17 @@ def run_curve(precision: str, seed: int, steps: int, val_every: int, root: Path,
             "--trainer.default_root_dir", str(root), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
             "--trainer.logger.save_dir", str(root), "--trainer.logger.name", "", "--trainer.logger.version", "curve",
             *extra]  # fmt: skip
-    # The code that trains: the commit when the run starts.
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    code = commit()  # the code that trains: the commit when the run starts
     start = time.perf_counter()
-    cli_main(args)
+    cli = cli_main(args)
     curve, train_loss = read_curve(root / "curve" / "metrics.csv")
+    sets = cli.datamodule.datasets
     return {
-        "command": "python bench/sums_curve.py " + " ".join(sys.argv[1:]), "commit": commit or None,
+        "command": "python bench/sums_curve.py " + " ".join(sys.argv[1:]), "commit": code,
         "config": "configs/embedded/sums.yaml", "precision": precision, "seed": seed, "steps": steps,
         "cpu": cpu_description(), "minutes": round((time.perf_counter() - start) / 60, 1), "extra_args": extra,
+        # A held-out figure counts distinct prompts (a set may repeat one).
+        "distinct_items": {name: len({item["prompt"] for item in sets[name]}) for name in ("val", "val_seen")},
         "curve": curve, "train_loss": train_loss,
     }  # fmt: skip
 

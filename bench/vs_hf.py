@@ -16,8 +16,8 @@ minutes from `lit fit` to a held-out score on each task's embedded config (`benc
 Reports real (non-pad) training tokens/s and peak memory (RSS on CPU, CUDA max allocated on a GPU);
 ratios are taken within this one invocation. First it measures the machine's matmul peak (fp32 and
 bf16, the same threads) and reports each training and generation row as a fraction of it (model
-FLOPs per token, `bench/flops.py`). Writes `--results` (JSON) and the table between the
-markers in `--doc`.
+FLOPs per token, `bench/flops.py`). Writes `--results` (JSON); `bench/tables.py` writes its table
+into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -58,11 +58,12 @@ SYSTEMS = {
 }
 # A system name -> the runs.py system and its flags (the same Trainer with its own samplers).
 VARIANTS = {"hf_grouped": ("hf", {"sampling": "group_by_length"}), "hf_random": ("hf", {"sampling": "random"})}
-START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 def machine(options) -> dict:
     import torch
+
+    from bench.provenance import commit
 
     from modules.hardware import cpu_description
 
@@ -74,13 +75,10 @@ def machine(options) -> dict:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             versions[package] = None
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "modules", "datamodules", "lit", "bench/runs.py"],
-                                capture_output=True, text=True, cwd=ROOT).stdout.strip())  # fmt: skip
     info = {
         "device": options.device, "cpu": model_name, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_description": cpu_description(), "cpu_count": os.cpu_count(), "threads": options.threads,
-        "precision": options.precision, "versions": versions, "commit": commit + ("+changes" if dirty else ""),
+        "precision": options.precision, "versions": versions, "commit": commit(),
     }  # fmt: skip
     if options.device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
@@ -375,15 +373,6 @@ def _cell(values: dict, unit: str = "") -> str:
     return f"{values['median']:.1f}{unit} ({values['min']:.1f}-{values['max']:.1f})"
 
 
-def write_doc(path: Path, table: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.is_file() else f"# Benchmarks\n\n{START}\n{END}\n"
-    if START not in text:
-        text += f"\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    path.write_text(f"{head}{START}\n{table}\n{END}{tail}", encoding="utf-8")
-
-
 def main() -> None:
     import torch
 
@@ -406,8 +395,7 @@ def main() -> None:
     parser.add_argument("--time_to_score_limit", type=float, default=45.0,
                         help="minutes after which a time-to-score run gives up (at its next validation)")
     parser.add_argument("--workdir", default="runs/bench")
-    parser.add_argument("--results", default="bench/results.json")
-    parser.add_argument("--doc", default="docs/benchmarks.md")
+    parser.add_argument("--results", default="bench/records/vs_hf.json")
     options = parser.parse_args()
     os.chdir(ROOT)
 
@@ -460,7 +448,8 @@ def main() -> None:
 
 
 def write_results(results: dict, options) -> str:
-    """`--results` and the table in `--doc`, with the targets measured so far; returns the table."""
+    """`--results`, with the targets measured so far; returns the table (`bench/tables.py` writes it into
+    docs/benchmarks.md from the committed record)."""
     lit, gen, scores = results["summary"].get("lit", {}).get("vs_hf", {}), results["generation_summary"], results["time_to_score"]
     if lit.get("tokens_per_s"):
         results["targets"] = {
@@ -474,9 +463,7 @@ def write_results(results: dict, options) -> str:
             java = scores["java"]
             results["targets"]["java_time_to_score_under_15_min"] = bool(java.get("reached")) and java["minutes_to_target"] < 15
     Path(options.results).write_text(json.dumps(results, indent=1) + "\n")
-    table = markdown(results)
-    write_doc(Path(options.doc), table)
-    return table
+    return markdown(results)
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ class RngState(Callback):
 
     Checkpoints hold the states at the moment of saving (after a training step); a resumed run sets
     them right before its first batch, after model loading and anything else that drew numbers.
-    With several processes each one gets the saving process's state (not exact, see docs/reliability.md).
+    With several processes each one gets the saving process's state (not exact, see docs/guides/reliability.md).
     """
 
     def __init__(self) -> None:

@@ -8,7 +8,7 @@ concatenation (the old and the new copy of a layer coexist) and beam search reor
 (a second copy of a layer); and every step's logits over the vocabulary, in fp32, with their
 log-softmax and, with beams, the scores over beams x vocabulary. `plan_rows` splits the loss and
 the generation into pieces of rows whose estimate stays inside a budget. The estimates are upper
-bounds checked against measured peaks (bench/eval_memory.py, docs/reliability.md); a split
+bounds checked against measured peaks (bench/eval_memory.py, docs/guides/reliability.md); a split
 changes no text (each prompt's tokens depend on that prompt alone) and no loss (the pieces'
 token-weighted mean).
 """
@@ -23,7 +23,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 
 GIB = 2**30
-# Measured rises above the resident memory reached 1.6x the sums below (docs/reliability.md: 25 prompts
+# Measured rises above the resident memory reached 1.6x the sums below (docs/guides/reliability.md: 25 prompts
 # x 4 beams from `validate`); the margin covers such allocator slack.
 SAFETY = 2.0
 

@@ -1,4 +1,4 @@
-"""Issue 21: DeepSpeed ZeRO-2 (`lit.deepspeed.DeepSpeedStrategy`) on 2 CPU processes over gloo, with LoRA and
+"""DeepSpeed ZeRO-2 (`lit.deepspeed.DeepSpeedStrategy`) on 2 CPU processes over gloo, with LoRA and
 full fine-tuning, checked as FSDP is (tests/test_fsdp.py): a checkpoint scores the same in one process as in
 two, holds the adapter or the whole weights, resumes with `--ckpt_path last` and exports. DeepSpeed's
 checkpoint is a folder; one process reads it after Lightning's conversion to one file. DeepSpeed is in the

@@ -1,4 +1,4 @@
-"""Issue 5: strategies. DDP on 2 CPU processes (gloo) against 1 process; multi-node settings; what a strategy
+"""Strategies: DDP on 2 CPU processes (gloo) against 1 process; multi-node settings; what a strategy
 refuses with 4-bit weights. FSDP: tests/test_fsdp.py; GPUs (DDP, FSDP, DeepSpeed): tests/test_gpu.py."""
 
 import pytest

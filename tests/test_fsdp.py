@@ -1,4 +1,4 @@
-"""Issue 21: FSDP (`lit.fsdp.FSDP2Strategy`, torch's FSDP2) on 2 CPU processes over gloo, with LoRA, 4-bit +
+"""FSDP (`lit.fsdp.FSDP2Strategy`, torch's FSDP2) on 2 CPU processes over gloo, with LoRA, 4-bit +
 LoRA and full fine-tuning: the weights are sharded, a checkpoint scores the same in one process as in two
 (as the DDP test checks), holds the adapter or the whole weights, resumes and exports.
 

@@ -1,4 +1,4 @@
-"""Issue 21: the GPU suite, `python -m pytest -m gpu` (`python bench/gpu_suite.py` runs it and writes JSON).
+"""The GPU suite, `python -m pytest -m gpu` (`python bench/gpu_suite.py` runs it and writes JSON).
 
 Sized for one GPU in under 8 minutes: tiny models, an epoch or a few steps each; the strategies run with two
 processes where two GPUs are present, else with one. DDP, FSDP with QLoRA (4-bit weights stored in the compute
