@@ -5,7 +5,7 @@ off, since the layout has no gradient and its conversion back is lossy. Whether 
 is this script's question: it generates greedily for the first held-out batch of a config, once in lit's
 layout and once with the packing allowed, and prints the time of each and how many generations are the same:
 
-    python bench/cpu_4bit_kernel.py --precision bf16-mixed --out bench/records/cpu_4bit_kernel.json
+    python -m bench.cpu_4bit_kernel --precision bf16-mixed --out bench/records/cpu_4bit_kernel.json
 
 Only on a CPU with native bf16 (elsewhere bitsandbytes has no packed kernel). The adapter is the untrained
 one (LoRA B = 0): the base model's generations, run to `max_new_tokens` where they do not end.
@@ -19,12 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from lit.cli import cli_main  # noqa: E402
-from modules.cpu_4bit import is_packed  # noqa: E402
-from bench.provenance import commit  # noqa: E402
-from modules.hardware import cpu_description, cpu_flags_have_native_bf16  # noqa: E402
+from bench.common import commit
+from lit.cli import cli_main
+from modules.cpu_4bit import is_packed
+from modules.hardware import cpu_description, cpu_flags_have_native_bf16
 
 
 def timed_generation(module, batch, repeats: int) -> tuple[float, list[str]]:
@@ -49,8 +47,10 @@ def main(argv: list[str] | None = None) -> dict:
         sys.exit(
             "cpu_4bit_kernel: this CPU has no native bf16, so bitsandbytes has no packed kernel to compare"
         )
-    cli = cli_main(["--config", options.config, "--trainer.precision", options.precision,
-                    "--trainer.logger", "false"], run=False)  # fmt: skip
+    cli = cli_main(
+        ["--config", options.config, "--trainer.precision", options.precision, "--trainer.logger", "false"],
+        run=False,
+    )
     module, data = cli.model, cli.datamodule
     module.trainer = cli.trainer  # the precision's dtypes, as in a fit
     module.configure_model()
@@ -66,14 +66,19 @@ def main(argv: list[str] | None = None) -> dict:
         packed_seconds, packed = timed_generation(module, batch, options.repeats)
     assert all(is_packed(layer) for layer in module.linear_4bit)
     result = {
-        "command": "python bench/cpu_4bit_kernel.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "commit": commit(), "config": options.config, "precision": options.precision, "cpu": cpu_description(),
-        "prompts": len(kept), "distinct_prompts": len(set(batch["prompts"])),
+        "command": "python -m bench.cpu_4bit_kernel " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "commit": commit(),
+        "config": options.config,
+        "precision": options.precision,
+        "cpu": cpu_description(),
+        "prompts": len(kept),
+        "distinct_prompts": len(set(batch["prompts"])),
         "max_new_tokens": module.max_new_tokens,
-        "seconds_lit_layout": round(kept_seconds, 2), "seconds_packed_kernel": round(packed_seconds, 2),
+        "seconds_lit_layout": round(kept_seconds, 2),
+        "seconds_packed_kernel": round(packed_seconds, 2),
         "speedup_packed": round(kept_seconds / packed_seconds, 2),
         "same_generations": sum(a == b for a, b in zip(kept, packed)),
-    }  # fmt: skip
+    }
     print(json.dumps(result, indent=1))
     if options.out:
         Path(options.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

@@ -1,7 +1,7 @@
 """The hardware's limit and the model's work: the machine's matmul peak, and model FLOPs per token.
 
-    python bench/flops.py --threads 2                      # the matmul peak, fp32 and bf16
-    python bench/flops.py --config configs/embedded/java_instruct.yaml   # and the config's FLOPs per token
+    python -m bench.flops --threads 2                      # the matmul peak, fp32 and bf16
+    python -m bench.flops --config configs/embedded/java_instruct.yaml   # and the config's FLOPs per token
 
 Fraction of peak = model FLOPs per second / the matmul peak in the compute dtype, at the same
 threads. Model FLOPs are the work the result needs, whichever way a system computes it (as MFU
@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
 
 import torch
+
+from bench.common import build_datamodule, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,9 @@ def compute_dtype(precision: str) -> str:
     return "bf16" if precision.startswith("bf16") else "fp32"
 
 
-def matmul_peak(dtype: str, threads: int, shapes: list[tuple[int, int, int]], seconds: float = 1.0, windows: int = 5) -> dict:
+def matmul_peak(
+    dtype: str, threads: int, shapes: list[tuple[int, int, int]], seconds: float = 1.0, windows: int = 5
+) -> dict:
     """GFLOP/s of `torch.mm` in `dtype` on `threads` threads, per (m, k, n) shape: the best of
     `windows` timed windows of about `seconds / windows` each (the best: a busy core only slows a
     window down). The peak is the best shape's."""
@@ -55,7 +57,9 @@ def matmul_peak(dtype: str, threads: int, shapes: list[tuple[int, int, int]], se
         torch.mm(a, b)  # warm-up: packing, thread pool
         best, begin = 0.0, time.perf_counter()
         for _ in range(windows):
-            if best and time.perf_counter() - begin > seconds:  # slow kernels (bf16 without native support): fewer windows
+            if (
+                best and time.perf_counter() - begin > seconds
+            ):  # slow kernels (bf16 without native support): fewer windows
                 break
             reps, start = 0, time.perf_counter()
             while reps == 0 or time.perf_counter() - start < seconds / windows:
@@ -67,7 +71,7 @@ def matmul_peak(dtype: str, threads: int, shapes: list[tuple[int, int, int]], se
 
 
 def peak_shapes(
-    hidden: Optional[int] = None, intermediate: Optional[int] = None, tokens: int = 512
+    hidden: int | None = None, intermediate: int | None = None, tokens: int = 512
 ) -> list[tuple[int, int, int]]:
     """A square matmul and, given the model's sizes, one shaped like its MLP on a batch of tokens
     (what a training step multiplies; the peak is the faster of the two)."""
@@ -88,7 +92,7 @@ class ModelWork:
     attention_width: int  # heads x head dim (queries; keys and values may have fewer heads)
     hidden: int
     vocab: int
-    intermediate: Optional[int] = None
+    intermediate: int | None = None
 
     def training_flops(self, length: int, trained: int) -> float:
         """Model FLOPs of one training example of `length` tokens with `trained` tokens carrying loss."""
@@ -106,11 +110,13 @@ class ModelWork:
         logits = 2 * self.hidden * self.vocab
         prompt_pass = per_token * prompt + attention * prompt * (prompt + 1) / 2 + logits
         steps = max(generated - 1, 0)  # the last token (EOS or the limit's) is not fed back
-        contexts = steps * prompt + steps * (steps + 1) / 2  # each step attends to the prompt and the tokens so far
+        contexts = (
+            steps * prompt + steps * (steps + 1) / 2
+        )  # each step attends to the prompt and the tokens so far
         return prompt_pass + beams * (per_token * steps + attention * contexts + logits * steps)
 
 
-def _linear_shape(module) -> Optional[tuple[int, int]]:
+def _linear_shape(module) -> tuple[int, int] | None:
     """(in, out) of a linear layer: torch's Linear or GPT-2's Conv1D (weight stored transposed)."""
     if isinstance(module, torch.nn.Linear):
         return module.in_features, module.out_features
@@ -119,7 +125,7 @@ def _linear_shape(module) -> Optional[tuple[int, int]]:
     return None
 
 
-def model_work(config, lora: Optional[dict] = None) -> ModelWork:
+def model_work(config, lora: dict | None = None) -> ModelWork:
     """`ModelWork` of a transformers config (or a model directory) with LoRA settings as our
     configs write them (`r`, `target_modules`: "all-linear" or module names); None: full fine-tuning.
     The model is built on the meta device: shapes only, no weights, no memory."""
@@ -146,10 +152,17 @@ def model_work(config, lora: Optional[dict] = None) -> ModelWork:
     heads = text.num_attention_heads
     head_dim = getattr(text, "head_dim", None) or text.hidden_size // heads
     return ModelWork(
-        frozen=frozen, lora=adapted, trains_base=lora is None, layers=text.num_hidden_layers,
-        attention_width=heads * head_dim, hidden=text.hidden_size, vocab=text.vocab_size,
-        intermediate=getattr(text, "intermediate_size", None) or getattr(text, "n_inner", None) or 4 * text.hidden_size,
-    )  # fmt: skip
+        frozen=frozen,
+        lora=adapted,
+        trains_base=lora is None,
+        layers=text.num_hidden_layers,
+        attention_width=heads * head_dim,
+        hidden=text.hidden_size,
+        vocab=text.vocab_size,
+        intermediate=getattr(text, "intermediate_size", None)
+        or getattr(text, "n_inner", None)
+        or 4 * text.hidden_size,
+    )
 
 
 def training_flops_per_token(work: ModelWork, items: list[dict]) -> float:
@@ -157,32 +170,34 @@ def training_flops_per_token(work: ModelWork, items: list[dict]) -> float:
     tokens = sum(len(item["input_ids"]) for item in items)
     # A label at position t > 0 is predicted from position t - 1: the LM head runs there.
     flops = sum(
-        work.training_flops(len(item["input_ids"]), sum(label != -100 for label in item["labels"][1:])) for item in items
+        work.training_flops(len(item["input_ids"]), sum(label != -100 for label in item["labels"][1:]))
+        for item in items
     )
     return flops / tokens
 
 
-def main(argv: Optional[list[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=list(DTYPES))
     parser.add_argument("--seconds", type=float, default=2.0, help="per shape and dtype")
     parser.add_argument("--config", help="also the model FLOPs per training token of this config's data")
     parser.add_argument("--out", help="JSON file")
     options = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     result: dict = {}
     shapes = peak_shapes()
     if options.config:
-        from bench.runs import build_datamodule, load_config
-
         config = load_config(options.config)
         work = model_work(config["model"]["init_args"]["model"], config["model"]["init_args"].get("lora"))
         items = build_datamodule(config).datasets["train"]
         result["model_work"] = asdict(work)
         result["training_flops_per_token"] = training_flops_per_token(work, items)
         shapes = peak_shapes(work.hidden, work.intermediate)
-    result["peak"] = {dtype: matmul_peak(dtype, options.threads, shapes, options.seconds) for dtype in options.dtypes}
+    result["peak"] = {
+        dtype: matmul_peak(dtype, options.threads, shapes, options.seconds) for dtype in options.dtypes
+    }
     print(json.dumps(result, indent=1))
     if options.out:
         Path(options.out).write_text(json.dumps(result, indent=1) + "\n")

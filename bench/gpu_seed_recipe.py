@@ -1,10 +1,11 @@
-"""The reference experiment's QLoRA recipe (configs/mistral_sums.yaml) on Mistral-7B's real shapes, random weights.
+"""The reference experiment's QLoRA recipe (configs/mistral_sums.yaml) on Mistral-7B's real shapes, random
+weights.
 
 For a GPU machine without hub access: builds a random-init Mistral-7B (MistralConfig() is 7B) in
 bf16, saves it beside the tiny tokenizer, then runs `lit fit` with the reference experiment's config for a few
 steps and prints peak CUDA memory and tokens/s.
 
-    python bench/gpu_seed_recipe.py --steps 30
+    python -m bench.gpu_seed_recipe --steps 30
 """
 
 import argparse
@@ -42,14 +43,29 @@ def main() -> None:
     build_random_mistral_7b(Path(options.model_dir))
     torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    cli = cli_main([
-        "fit", "--config", "configs/mistral_sums.yaml",
-        "--model.init_args.model", options.model_dir,
-        "--trainer.max_steps", str(options.steps), "--trainer.limit_val_batches", "1",
-        "--trainer.num_sanity_val_steps", "0", "--trainer.logger", "false",
-        "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", options.out,
-        "--throughput.log_every_n_steps", "10",
-    ])  # fmt: skip
+    cli = cli_main(
+        [
+            "fit",
+            "--config",
+            "configs/mistral_sums.yaml",
+            "--model.init_args.model",
+            options.model_dir,
+            "--trainer.max_steps",
+            str(options.steps),
+            "--trainer.limit_val_batches",
+            "1",
+            "--trainer.num_sanity_val_steps",
+            "0",
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.default_root_dir",
+            options.out,
+            "--throughput.log_every_n_steps",
+            "10",
+        ]
+    )
     seconds = time.perf_counter() - start
     trainable = sum(p.numel() for p in cli.model.parameters() if p.requires_grad)
     print(
@@ -60,8 +76,10 @@ def main() -> None:
     )
     ckpt = next(Path(options.out).rglob("*.ckpt"))
     state = torch.load(ckpt, weights_only=True)["state_dict"]
-    print(f"checkpoint {ckpt.name}: {len(state)} tensors, all LoRA: {all('lora_' in k for k in state)}, "
-          f"{ckpt.stat().st_size / 2**20:.1f} MiB")
+    print(
+        f"checkpoint {ckpt.name}: {len(state)} tensors, all LoRA: {all('lora_' in k for k in state)}, "
+        f"{ckpt.stat().st_size / 2**20:.1f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The GPU suite in one command: runs the `gpu` tests (tests/test_gpu.py: DDP, FSDP with QLoRA, DeepSpeed
 ZeRO-2, bf16 autocast, the Mistral recipe on a tiny Mistral) and writes their results as JSON.
 
-    python bench/gpu_suite.py --out runs/gpu_suite.json
+    python -m bench.gpu_suite --out runs/gpu_suite.json
 
 Sized for one GPU in under 8 minutes (`--timeout`, default 480 s, stops it there). Without a CUDA device it
 starts nothing, writes `"status": "skipped"` with the reason, and exits 0. The JSON holds the device, the
@@ -41,7 +41,8 @@ def environment() -> dict:
 
 
 def read_junit(path: Path) -> list[dict]:
-    """Each test case of a pytest `--junitxml` report: name, outcome, seconds, and the message of a failure or skip."""
+    """Each test case of a pytest `--junitxml` report: name, outcome, seconds, and the message of a failure or
+    skip."""
     tests = []
     for case in ElementTree.parse(path).getroot().iter("testcase"):
         outcome, message = "passed", None
@@ -52,8 +53,14 @@ def read_junit(path: Path) -> list[dict]:
                 message = (found.get("message") or found.text or "").strip()[:2000]
                 break
         name = f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}"
-        tests.append({"test": name, "outcome": outcome, "seconds": round(float(case.get("time", 0)), 1),
-                      "message": message})  # fmt: skip
+        tests.append(
+            {
+                "test": name,
+                "outcome": outcome,
+                "seconds": round(float(case.get("time", 0)), 1),
+                "message": message,
+            }
+        )
     return tests
 
 
@@ -61,8 +68,18 @@ def run_suite(timeout: float, pytest_args: list[str]) -> dict:
     """`pytest -m gpu` in a child process, its results read back from a JUnit report."""
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "junit.xml"
-        command = [sys.executable, "-m", "pytest", "-m", "gpu", "-p", "no:cacheprovider", "-q",
-                   f"--junitxml={report}", *pytest_args]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "gpu",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--junitxml={report}",
+            *pytest_args,
+        ]
         start = time.perf_counter()
         try:
             result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -75,8 +92,14 @@ def run_suite(timeout: float, pytest_args: list[str]) -> dict:
     status = (
         "passed" if returncode == 0 and counts["passed"] else ("timeout" if returncode is None else "failed")
     )
-    return {"status": status, "returncode": returncode, "seconds": seconds, "counts": counts, "tests": tests,
-            "output_tail": tail}  # fmt: skip
+    return {
+        "status": status,
+        "returncode": returncode,
+        "seconds": seconds,
+        "counts": counts,
+        "tests": tests,
+        "output_tail": tail,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,10 @@
-"""One benchmark run in its own process (so its peak memory is its own): `python bench/runs.py SYSTEM ...`.
+"""One benchmark run in its own process (so its peak memory is its own): `python -m bench.runs SYSTEM ...`.
 
 Systems: `lit` (this project's `fit`, as `python -m lit fit` runs it), `hf` (transformers.Trainer +
 peft), `trl` (TRL's SFTTrainer + peft), `generate` (this project's batched generation against
 transformers' batched `generate` and a one-prompt-at-a-time loop) and `peak` (the machine's matmul
-peak and the config's model FLOPs per token, `bench/flops.py`). All read the same YAML config, so model, tokenized data, batch size,
+peak and the config's model FLOPs per token, `bench/flops.py`). All read the same YAML config, so model,
+tokenized data, batch size,
 LoRA settings and optimizer are the same; precision and threads come from the command line.
 
 Timing: the clock starts after `warmup` optimizer steps and stops after `steps` more; tokens are
@@ -17,33 +18,20 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import torch
+from lightning.pytorch.callbacks import Callback
 
-import torch  # noqa: E402
-from lightning.pytorch.callbacks import Callback  # noqa: E402
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def peak_memory(device: torch.device) -> dict:
-    """Peak RSS of this process (ru_maxrss is KiB on Linux), and peak CUDA allocation on a GPU."""
-    memory = {"peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
-    if device.type == "cuda":
-        memory["peak_cuda_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
-    return memory
+from bench.common import ROOT, build_datamodule, cpu_seconds, load_config, peak_memory, sync
+from bench.flops import matmul_peak, model_work, peak_shapes, training_flops_per_token
 
 
 def data_digest(items: list[dict]) -> str:
-    """Fingerprint of the tokenized training set, in any order, to check that every system trains on the same data."""
+    """Fingerprint of the tokenized training set, in any order, to check that every system trains on the same
+    data."""
     digest = hashlib.sha256()
     for item in sorted(json.dumps([item["input_ids"], item["labels"]]) for item in items):
         digest.update(item.encode())
@@ -68,11 +56,6 @@ def lit_batch_order(items: list[dict], batch_size: int, seed: int) -> list[int]:
 
     sampler = LengthGroupedSampler([len(item["input_ids"]) for item in items], batch_size, seed=seed)
     return [index for batch in sampler.batches() for index in batch]
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 class Window:
@@ -100,13 +83,18 @@ class Window:
         return self.seconds is not None
 
     def result(self) -> dict:
-        return {"seconds": self.seconds, "tokens": self.tokens, "padded_positions": self.positions,
-                "tokens_per_s": self.tokens / self.seconds, "real_token_fraction": self.tokens / self.positions,
-                "cpu_per_wall_s": self.cpu / self.seconds}  # fmt: skip
+        return {
+            "seconds": self.seconds,
+            "tokens": self.tokens,
+            "padded_positions": self.positions,
+            "tokens_per_s": self.tokens / self.seconds,
+            "real_token_fraction": self.tokens / self.positions,
+            "cpu_per_wall_s": self.cpu / self.seconds,
+        }
 
 
 class LitStepTimer(Callback):
-    """Added to `lit fit` with `--trainer.callbacks+=runs.LitStepTimer`; writes its window to `out`."""
+    """Added to `lit fit` with `--trainer.callbacks+=bench.runs.LitStepTimer`; writes its window to `out`."""
 
     def __init__(self, warmup: int = 3, steps: int = 30, out: str = "lit.json"):
         self.window = Window(warmup, steps)
@@ -132,44 +120,48 @@ class LitStepTimer(Callback):
             trainer.should_stop = True
 
 
-def load_config(path: str) -> dict:
-    import yaml
-
-    return yaml.safe_load(Path(path).read_text())
-
-
-def build_datamodule(config: dict):
-    """The config's data module, set up for fit: the tokenized examples every system trains on."""
-    import importlib
-
-    data = config["data"]
-    module, name = data["class_path"].rsplit(".", 1)
-    datamodule = getattr(importlib.import_module(module), name)(
-        tokenizer=config["model"]["init_args"]["model"], **data.get("init_args", {})
-    )
-    datamodule.setup("fit")
-    return datamodule
-
-
 # ------------------------------------------------------------------ this project
 def run_lit(options) -> None:
     from lit.cli import cli_main
 
     args = [
-        "fit", "--config", options.config,
-        "--trainer.max_steps", str(options.warmup + options.steps + 1),
-        "--trainer.limit_val_batches", "0", "--validate_before_fit", "false",
-        "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-        "--trainer.enable_model_summary", "false", "--trainer.enable_checkpointing", "false",
-        "--trainer.callbacks", "[]",
-        "--trainer.precision", options.precision, "--trainer.accelerator", options.device,
-        "--trainer.default_root_dir", options.workdir,
+        "fit",
+        "--config",
+        options.config,
+        "--trainer.max_steps",
+        str(options.warmup + options.steps + 1),
+        "--trainer.limit_val_batches",
+        "0",
+        "--validate_before_fit",
+        "false",
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.enable_model_summary",
+        "false",
+        "--trainer.enable_checkpointing",
+        "false",
+        "--trainer.callbacks",
+        "[]",
+        "--trainer.precision",
+        options.precision,
+        "--trainer.accelerator",
+        options.device,
+        "--trainer.default_root_dir",
+        options.workdir,
         # The baseline's clipping (the Trainer's default max norm 1.0), so both do the same work.
-        "--trainer.gradient_clip_val", str(options.clip),
-        "--trainer.callbacks+=runs.LitStepTimer", "--trainer.callbacks.warmup", str(options.warmup),
-        "--trainer.callbacks.steps", str(options.steps), "--trainer.callbacks.out", options.out,
+        "--trainer.gradient_clip_val",
+        str(options.clip),
+        "--trainer.callbacks+=bench.runs.LitStepTimer",
+        "--trainer.callbacks.warmup",
+        str(options.warmup),
+        "--trainer.callbacks.steps",
+        str(options.steps),
+        "--trainer.callbacks.out",
+        options.out,
         *options.lit_args,
-    ]  # fmt: skip
+    ]
     cli = cli_main(args)
     result = json.loads(Path(options.out).read_text())
     if options.save_adapter:  # the trained adapter, for the generation benchmark
@@ -204,7 +196,8 @@ def trainer_callback(window: Window, counter: CountingCollator, device: torch.de
     class StepTimer(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
             if window.step_end(state.global_step, device):
-                # Batches are collated in step order (the loader may run one ahead): steps warmup+1..warmup+steps.
+                # Batches are collated in step order (the loader may run one ahead): steps
+                # warmup+1..warmup+steps.
                 batches = slice(window.warmup, window.warmup + window.steps)
                 window.tokens = sum(counter.tokens[batches])
                 window.positions = sum(counter.positions[batches])
@@ -225,9 +218,13 @@ def baseline_parts(options, config: dict):
     path = resolve_model_source(model_args["model"])
     lora = model_args["lora"]
     peft_config = LoraConfig(
-        r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
-        target_modules=lora["target_modules"], bias="none", task_type="CAUSAL_LM",
-    )  # fmt: skip
+        r=lora["r"],
+        lora_alpha=lora["alpha"],
+        lora_dropout=lora["dropout"],
+        target_modules=lora["target_modules"],
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)  # transformers' default attention
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
@@ -236,17 +233,26 @@ def baseline_parts(options, config: dict):
     items = build_datamodule(config).datasets["train"]
     optimizer_args = model_args.get("optimizer", {}).get("init_args", {})
     training = dict(
-        output_dir=options.workdir, per_device_train_batch_size=config["data"]["init_args"]["batch_size"],
-        max_steps=options.warmup + options.steps + 1, learning_rate=optimizer_args.get("lr", 1e-3),
-        weight_decay=optimizer_args.get("weight_decay", 0.0), optim="adamw_torch", lr_scheduler_type="constant",
-        seed=config.get("seed_everything", 0), report_to=[], save_strategy="no", disable_tqdm=True,
-        dataloader_num_workers=0, use_cpu=options.device == "cpu",
-        bf16=options.precision.startswith("bf16"), fp16=options.precision.startswith("16"),
+        output_dir=options.workdir,
+        per_device_train_batch_size=config["data"]["init_args"]["batch_size"],
+        max_steps=options.warmup + options.steps + 1,
+        learning_rate=optimizer_args.get("lr", 1e-3),
+        weight_decay=optimizer_args.get("weight_decay", 0.0),
+        optim="adamw_torch",
+        lr_scheduler_type="constant",
+        seed=config.get("seed_everything", 0),
+        report_to=[],
+        save_strategy="no",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        use_cpu=options.device == "cpu",
+        bf16=options.precision.startswith("bf16"),
+        fp16=options.precision.startswith("16"),
         max_grad_norm=options.clip,
         # `lit`: lit's own batches in lit's order, read in sequence (the timed windows hold the same work);
         # `group_by_length`: the Trainer's own length grouping (other batches); `random`: its default.
         train_sampling_strategy="sequential" if options.sampling == "lit" else options.sampling,
-    )  # fmt: skip
+    )
     if options.sampling == "lit":
         seed = config.get("seed_everything", 0)
         items = [items[i] for i in lit_batch_order(items, training["per_device_train_batch_size"], seed)]
@@ -266,18 +272,28 @@ def run_hf(options) -> None:
     device = torch.device("cuda" if options.device == "cuda" else "cpu")
     window = Window(options.warmup, options.steps)
     trainer = Trainer(
-        model=model, args=TrainingArguments(**training), train_dataset=dataset, data_collator=collator,
+        model=model,
+        args=TrainingArguments(**training),
+        train_dataset=dataset,
+        data_collator=collator,
         callbacks=[trainer_callback(window, collator, device)],
-    )  # fmt: skip
+    )
     trainer.train()
     write_baseline_result(options, trainer, model, window, items, device)
 
 
-def write_baseline_result(options, trainer, model, window: Window, items: list[dict], device: torch.device) -> None:
+def write_baseline_result(
+    options, trainer, model, window: Window, items: list[dict], device: torch.device
+) -> None:
     """The timed window, data fingerprint, attention kernel, final loss and peak memory of a Trainer run."""
-    result = {**window.result(), "data_digest": data_digest(items), "window_digest": window.digest,
-              "attn_implementation": model.config._attn_implementation,
-              "loss": trainer.state.log_history[-1].get("train_loss"), **peak_memory(device)}  # fmt: skip
+    result = {
+        **window.result(),
+        "data_digest": data_digest(items),
+        "window_digest": window.digest,
+        "attn_implementation": model.config._attn_implementation,
+        "loss": trainer.state.log_history[-1].get("train_loss"),
+        **peak_memory(device),
+    }
     Path(options.out).write_text(json.dumps(result))
 
 
@@ -288,14 +304,21 @@ def run_trl(options) -> None:
     config = load_config(options.config)
     model, peft_config, tokenizer, items, training = baseline_parts(options, config)
     # Pre-tokenized: TRL skips its own tokenization and masks the loss to `completion_mask`.
-    dataset = Dataset.from_list([
-        {"input_ids": i["input_ids"], "completion_mask": [int(label != -100) for label in i["labels"]]} for i in items
-    ])  # fmt: skip
+    dataset = Dataset.from_list(
+        [
+            {"input_ids": i["input_ids"], "completion_mask": [int(label != -100) for label in i["labels"]]}
+            for i in items
+        ]
+    )
     # SFTConfig defaults gradient checkpointing and bf16 on; off here, as for the others.
-    args = SFTConfig(**training, gradient_checkpointing=False, packing=False, max_length=None, completion_only_loss=True)
+    args = SFTConfig(
+        **training, gradient_checkpointing=False, packing=False, max_length=None, completion_only_loss=True
+    )
     device = torch.device("cuda" if options.device == "cuda" else "cpu")
     window = Window(options.warmup, options.steps)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config)
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config
+    )
     counter = trainer.data_collator = CountingCollator(trainer.data_collator)
     trainer.add_callback(trainer_callback(window, counter, device))
     trainer.train()
@@ -312,28 +335,32 @@ def transformers_search(num_beams: int) -> dict:
 
 def text_differences(texts: dict[str, list[str]], items: list[dict]) -> list[dict]:
     """The prompts where the kinds' texts (one list per kind, in prompt order) are not all equal."""
-    return [{"prompt_index": i, "prompt": items[i].get("prompt", ""), **dict(zip(texts, row))}
-            for i, row in enumerate(zip(*texts.values())) if len(set(row)) > 1]  # fmt: skip
+    return [
+        {"prompt_index": i, "prompt": items[i].get("prompt", ""), **dict(zip(texts, row))}
+        for i, row in enumerate(zip(*texts.values()))
+        if len(set(row)) > 1
+    ]
 
 
 def run_generate(options) -> None:
     """This project's batched `generate` over the first evaluation set, in evaluation batches, against
     `generate` one prompt at a time; and the variants that show what each generation change brings."""
-    from bench.flops import model_work
     from modules.causal_lm import CausalLM
     from modules.peft_config import LoraArgs
 
     config = load_config(options.config)
     model_args = config["model"]["init_args"]
     model = CausalLM(
-        model=model_args["model"], lora=LoraArgs(**model_args["lora"]), max_new_tokens=model_args.get("max_new_tokens", 48),
+        model=model_args["model"],
+        lora=LoraArgs(**model_args["lora"]),
+        max_new_tokens=model_args.get("max_new_tokens", 48),
         init_weights=options.adapter if options.adapter and Path(options.adapter).is_file() else None,
-    )  # fmt: skip
+    )
     model.configure_model()
     device = torch.device("cuda" if options.device == "cuda" else "cpu")
     model.to(device)
     datamodule = build_datamodule(config)
-    name = datamodule.eval_sets["validate"][0]
+    name = datamodule.task.eval_sets["validate"][0]
     items = datamodule.datasets[name]  # the whole set, as validation generates it
     size = datamodule.eval_batch_size
     tokenizer, eos = model.tokenizer, model.tokenizer.eos_token_id
@@ -351,14 +378,13 @@ def run_generate(options) -> None:
         returned = (ended == 0).sum(1).tolist()
         return sum(work.generation_flops(int(p), g, beams) for p, g in zip(mask.sum(1).tolist(), returned))
 
-    def batched(rows: int = size, merge: bool = False) -> tuple[list[str], int, float]:
-        before, model.merge_lora_for_generation = model.generated_tokens, merge
+    def batched(rows: int = size) -> tuple[list[str], int, float]:
+        before = model.generated_tokens
         texts, done = [], 0.0
         for ids, mask in batches(rows):
-            new = model._generate_ids(ids, mask)  # what `model.generate` decodes
+            new = model.generate_ids(ids, mask)  # what `model.generate` decodes
             texts += tokenizer.batch_decode(new, skip_special_tokens=True)
             done += flops(mask, new, model.num_beams)
-        model.merge_lora_for_generation = False
         return texts, model.generated_tokens - before, done
 
     beams = int(model_args.get("num_beams", 1))
@@ -371,14 +397,20 @@ def run_generate(options) -> None:
             model.num_beams = 1
 
     @torch.no_grad()
-    def batched_transformers(num_beams: int = 1) -> tuple[list[str], int, float]:  # rows run to the batch's last EOS
+    def batched_transformers(
+        num_beams: int = 1,
+    ) -> tuple[list[str], int, float]:  # rows run to the batch's last EOS
         model.model.eval()
         texts, tokens, done = [], 0, 0.0
         for ids, mask in batches(size):
             new = model.model.generate(
-                input_ids=ids, attention_mask=mask, max_new_tokens=model.max_new_tokens,
-                pad_token_id=tokenizer.pad_token_id, eos_token_id=eos, **transformers_search(num_beams),
-            )[:, ids.shape[1] :]  # fmt: skip
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=model.max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=eos,
+                **transformers_search(num_beams),
+            )[:, ids.shape[1] :]
             ended = (new == eos).int().cumsum(1) - (new == eos).int()
             texts += tokenizer.batch_decode(new, skip_special_tokens=True)
             tokens += int((ended == 0).sum())
@@ -392,9 +424,13 @@ def run_generate(options) -> None:
         for item in items:
             ids = torch.tensor([item["prompt_ids"]], device=device)
             out = model.model.generate(
-                input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=model.max_new_tokens,
-                do_sample=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=eos,
-            )[0, ids.shape[1] :]  # fmt: skip
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=model.max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=eos,
+            )[0, ids.shape[1] :]
             tokens += len(out)  # ends at its EOS (counted), or at max_new_tokens
             texts.append(tokenizer.decode(out, skip_special_tokens=True))
             done += work.generation_flops(ids.shape[1], len(out))
@@ -405,11 +441,14 @@ def run_generate(options) -> None:
     kinds = {
         "batched": batched,
         "batched_transformers": batched_transformers,
-        **({"batched_beams": batched_beams, "beams_transformers": lambda: batched_transformers(beams)} if beams > 1 else {}),
-        "batched_merged": lambda: batched(merge=True),
+        **(
+            {"batched_beams": batched_beams, "beams_transformers": lambda: batched_transformers(beams)}
+            if beams > 1
+            else {}
+        ),
         "one_at_a_time": one_at_a_time,
-    }  # fmt: skip
-    if options.kinds:  # a subset, for an A/B of two kinds (`--kinds batched batched_merged`)
+    }
+    if options.kinds:  # a subset, for an A/B of two kinds (`--kinds batched batched_transformers`)
         unknown = sorted(set(options.kinds) - set(kinds))
         if unknown:  # the beam kinds exist only where the config decodes with beams
             raise SystemExit(f"--kinds: {unknown} not among this config's kinds {list(kinds)}")
@@ -427,24 +466,45 @@ def run_generate(options) -> None:
             texts[kind], tokens, model_flops = function()
             sync(device)
             seconds = time.perf_counter() - start
-            runs[kind].append({"seconds": seconds, "generated_tokens": tokens, "tokens_per_s": tokens / seconds,
-                               "prompts_per_s": len(items) / seconds, "cpu_per_wall_s": (cpu_seconds() - cpu) / seconds,
-                               "model_flops": model_flops, "model_gflops_per_s": model_flops / seconds / 1e9})  # fmt: skip
-    greedy = {kind: texts[kind] for kind in ("batched", "batched_transformers", "batched_merged", "one_at_a_time") if kind in texts}
+            runs[kind].append(
+                {
+                    "seconds": seconds,
+                    "generated_tokens": tokens,
+                    "tokens_per_s": tokens / seconds,
+                    "prompts_per_s": len(items) / seconds,
+                    "cpu_per_wall_s": (cpu_seconds() - cpu) / seconds,
+                    "model_flops": model_flops,
+                    "model_gflops_per_s": model_flops / seconds / 1e9,
+                }
+            )
+    greedy = {
+        kind: texts[kind] for kind in ("batched", "batched_transformers", "one_at_a_time") if kind in texts
+    }
     beam_kinds = {kind: texts[kind] for kind in ("batched_beams", "beams_transformers") if kind in texts}
     same = sum(len(set(row)) == 1 for row in zip(*greedy.values()))
-    same_beams = sum(len(set(row)) == 1 for row in zip(*beam_kinds.values())) if len(beam_kinds) == 2 else None
+    same_beams = (
+        sum(len(set(row)) == 1 for row in zip(*beam_kinds.values())) if len(beam_kinds) == 2 else None
+    )
     score = getattr(datamodule, "score", None)
     result = {
-        "prompts": len(items), "eval_set": name, "eval_batch_size": size, "max_new_tokens": model.max_new_tokens,
-        "adapter": options.adapter if model.init_weights else None, "runs": runs,
-        "same_text_fraction": same / len(items), "num_beams": beams,
+        "prompts": len(items),
+        "eval_set": name,
+        "eval_batch_size": size,
+        "max_new_tokens": model.max_new_tokens,
+        "adapter": options.adapter if model.init_weights else None,
+        "runs": runs,
+        "same_text_fraction": same / len(items),
+        "num_beams": beams,
         "same_text_fraction_beams": None if same_beams is None else same_beams / len(items),
-        # Every prompt whose texts differ between kinds of one search, with each kind's text: explained per item.
-        "differences": text_differences(greedy, items) + (text_differences(beam_kinds, items) if len(beam_kinds) == 2 else []),
-        "accuracy": sum(score(t, i["reference"]) for t, i in zip(texts[names[0]], items)) / len(items) if score else None,
+        # Every prompt whose texts differ between kinds of one search, with each kind's text: explained per
+        # item.
+        "differences": text_differences(greedy, items)
+        + (text_differences(beam_kinds, items) if len(beam_kinds) == 2 else []),
+        "accuracy": sum(score(t, i["reference"]) for t, i in zip(texts[names[0]], items)) / len(items)
+        if score
+        else None,
         **peak_memory(device),
-    }  # fmt: skip
+    }
     Path(options.out).write_text(json.dumps(result))
 
 
@@ -452,7 +512,6 @@ def run_generate(options) -> None:
 def run_peak(options) -> None:
     """The matmul peak in fp32 and bf16 at these threads (`bench/flops.py`), and the config's model
     FLOPs per training token (the same data for every system)."""
-    from bench.flops import matmul_peak, model_work, peak_shapes, training_flops_per_token
 
     config = load_config(options.config)
     model_args = config["model"]["init_args"]
@@ -460,13 +519,18 @@ def run_peak(options) -> None:
     shapes = peak_shapes(work.hidden, work.intermediate)
     result = {
         "peak": {dtype: matmul_peak(dtype, options.threads, shapes) for dtype in ("fp32", "bf16")},
-        "model_work": vars(work), "training_flops_per_token": training_flops_per_token(work, build_datamodule(config).datasets["train"]),
-    }  # fmt: skip
+        "model_work": vars(work),
+        "training_flops_per_token": training_flops_per_token(
+            work, build_datamodule(config).datasets["train"]
+        ),
+    }
     Path(options.out).write_text(json.dumps(result))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("system", choices=["lit", "hf", "trl", "generate", "peak"])
     parser.add_argument("--config", default="configs/embedded/java_instruct.yaml")
     parser.add_argument("--out", required=True, help="JSON result file")
@@ -475,21 +539,33 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=2, help="generate: interleaved repeats")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    parser.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"]
+    )
     parser.add_argument("--precision", default="32-true")
     parser.add_argument("--save_adapter", help="lit: save the trained adapter here")
     parser.add_argument("--adapter", help="generate: an adapter-only checkpoint to load")
-    parser.add_argument("--kinds", nargs="+", help="generate: only these kinds (batched, batched_merged, ...)")
-    parser.add_argument("--clip", type=float, default=1.0, help="gradient clipping max norm, lit and baselines")
-    parser.add_argument("--sampling", default="lit", choices=["lit", "group_by_length", "random"],
-                        help="hf/trl: lit's batches in lit's order, or the Trainer's train_sampling_strategy")  # fmt: skip
+    parser.add_argument(
+        "--kinds", nargs="+", help="generate: only these kinds (batched, batched_transformers, ...)"
+    )
+    parser.add_argument(
+        "--clip", type=float, default=1.0, help="gradient clipping max norm, lit and baselines"
+    )
+    parser.add_argument(
+        "--sampling",
+        default="lit",
+        choices=["lit", "group_by_length", "random"],
+        help="hf/trl: lit's batches in lit's order, or the Trainer's train_sampling_strategy",
+    )
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)  # after `--`: extra `lit fit` arguments
     options = parser.parse_args(argv[:split])
     options.lit_args = argv[split + 1 :]
     torch.set_num_threads(options.threads)
     os.chdir(ROOT)  # configs name paths from the repository root
-    {"lit": run_lit, "hf": run_hf, "trl": run_trl, "generate": run_generate, "peak": run_peak}[options.system](options)
+    {"lit": run_lit, "hf": run_hf, "trl": run_trl, "generate": run_generate, "peak": run_peak}[
+        options.system
+    ](options)
 
 
 if __name__ == "__main__":

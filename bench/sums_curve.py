@@ -4,8 +4,8 @@ Run it before a change to the training path lands (docs/results.md: the main job
 `configs/embedded/sums.yaml` as committed, with the given precision and seed, and writes the curve
 (held-out MAE, exact, the share of generations that hit the token limit, loss) with the CPU named:
 
-    python bench/sums_curve.py --precision 32-true --seed 0 --out runs/sums_curve/fp32_seed0.json
-    python bench/sums_curve.py --precision bf16-mixed --steps 50 --val_every 25   # bf16 forced
+    python -m bench.sums_curve --precision 32-true --seed 0 --out runs/sums_curve/fp32_seed0.json
+    python -m bench.sums_curve --precision bf16-mixed --steps 50 --val_every 25   # bf16 forced
 
 It exits with status 1 when the last held-out MAE is not below `--max_final_mae` (default 1.0).
 """
@@ -15,17 +15,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.provenance import commit  # noqa: E402
-from lit.cli import cli_main  # noqa: E402
-from modules.hardware import cpu_description  # noqa: E402
+from bench.common import commit
+from lit.cli import cli_main
+from modules.hardware import cpu_description
 
 COLUMNS = ("mae", "exact", "parse_rate", "hit_limit", "loss")
 OTHER_SETS = ("val_seen",)  # `val` holds the held-out targets; recall of the training ones sits beside it
@@ -37,10 +34,15 @@ def read_curve(metrics_csv: Path) -> tuple[list[dict], dict[int, float]]:
     with open(metrics_csv, encoding="utf-8") as f:
         for row in csv.DictReader(f):
             if row.get("val/mae"):
-                point = {"step": int(row["step"]) + 1, **{k: float(row[f"val/{k}"]) for k in COLUMNS if row.get(f"val/{k}")}}
+                point = {
+                    "step": int(row["step"]) + 1,
+                    **{k: float(row[f"val/{k}"]) for k in COLUMNS if row.get(f"val/{k}")},
+                }
                 for other in OTHER_SETS:  # recall of the training targets, where the config has it
                     if row.get(f"{other}/mae"):
-                        point[other] = {k: float(row[f"{other}/{k}"]) for k in COLUMNS if row.get(f"{other}/{k}")}
+                        point[other] = {
+                            k: float(row[f"{other}/{k}"]) for k in COLUMNS if row.get(f"{other}/{k}")
+                        }
                 rows.append(point)
             if row.get("train/loss"):
                 train_loss[int(row["step"]) + 1] = float(row["train/loss"])
@@ -48,31 +50,66 @@ def read_curve(metrics_csv: Path) -> tuple[list[dict], dict[int, float]]:
 
 
 def run_curve(precision: str, seed: int, steps: int, val_every: int, root: Path, extra: list[str]) -> dict:
-    args = ["fit", "--config", "configs/embedded/sums.yaml", "--seed_everything", str(seed),
-            "--trainer.precision", precision, "--trainer.max_steps", str(steps),
-            "--trainer.val_check_interval", str(val_every), "--trainer.enable_progress_bar", "false",
-            "--trainer.default_root_dir", str(root), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
-            "--trainer.logger.save_dir", str(root), "--trainer.logger.name", "", "--trainer.logger.version", "curve",
-            *extra]  # fmt: skip
+    args = [
+        "fit",
+        "--config",
+        "configs/embedded/sums.yaml",
+        "--seed_everything",
+        str(seed),
+        "--trainer.precision",
+        precision,
+        "--trainer.max_steps",
+        str(steps),
+        "--trainer.val_check_interval",
+        str(val_every),
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.default_root_dir",
+        str(root),
+        "--trainer.logger",
+        "lightning.pytorch.loggers.CSVLogger",
+        "--trainer.logger.save_dir",
+        str(root),
+        "--trainer.logger.name",
+        "",
+        "--trainer.logger.version",
+        "curve",
+        *extra,
+    ]
     code = commit()  # the code that trains: the commit when the run starts
     start = time.perf_counter()
     cli = cli_main(args)
     curve, train_loss = read_curve(root / "curve" / "metrics.csv")
     sets = cli.datamodule.datasets
     return {
-        "command": "python bench/sums_curve.py " + " ".join(sys.argv[1:]), "commit": code,
-        "config": "configs/embedded/sums.yaml", "precision": precision, "seed": seed, "steps": steps,
-        "cpu": cpu_description(), "minutes": round((time.perf_counter() - start) / 60, 1), "extra_args": extra,
+        "command": "python -m bench.sums_curve " + " ".join(sys.argv[1:]),
+        "commit": code,
+        "config": "configs/embedded/sums.yaml",
+        "precision": precision,
+        "seed": seed,
+        "steps": steps,
+        "cpu": cpu_description(),
+        "minutes": round((time.perf_counter() - start) / 60, 1),
+        "extra_args": extra,
         # A held-out figure counts distinct prompts (a set may repeat one).
-        "distinct_items": {name: len({item["prompt"] for item in sets[name]}) for name in ("val", "val_seen")},
-        "curve": curve, "train_loss": train_loss,
-    }  # fmt: skip
+        "distinct_items": {
+            name: len({item["prompt"] for item in sets[name]}) for name in ("val", "val_seen")
+        },
+        "curve": curve,
+        "train_loss": train_loss,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--precision", default="32-true", help="32-true or bf16-mixed (forced, whatever the CPU)")
-    parser.add_argument("--seed", type=int, default=0, help="seed_everything: adapter init, dropout, batch order")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--precision", default="32-true", help="32-true or bf16-mixed (forced, whatever the CPU)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed_everything: adapter init, dropout, batch order"
+    )
     parser.add_argument("--steps", type=int, default=300, help="the config's max_steps by default")
     parser.add_argument("--val_every", type=int, default=50)
     parser.add_argument("--max_final_mae", type=float, default=1.0)
@@ -82,12 +119,21 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="sums_curve_") as folder:
         root = Path(options.keep or folder)
-        result = run_curve(options.precision, options.seed, options.steps, options.val_every, root, options.extra)
-    print(f"sums curve: {options.precision}, seed {options.seed}, CPU {result['cpu']}, {result['minutes']} min")
+        result = run_curve(
+            options.precision, options.seed, options.steps, options.val_every, root, options.extra
+        )
+    print(
+        f"sums curve: {options.precision}, seed {options.seed}, CPU {result['cpu']}, {result['minutes']} min"
+    )
     print("  step    mae  exact  hit_limit  val/loss   (val: held-out targets; then val_seen: mae / exact)")
     for row in result["curve"]:
-        others = "".join(f"   {o} {row[o]['mae']:.2f} / {row[o]['exact']:.2f}" for o in OTHER_SETS if o in row)
-        print(f"  {row['step']:>4} {row['mae']:6.2f} {row['exact']:6.2f} {row.get('hit_limit', float('nan')):10.2f} {row['loss']:9.3f}{others}")
+        others = "".join(
+            f"   {o} {row[o]['mae']:.2f} / {row[o]['exact']:.2f}" for o in OTHER_SETS if o in row
+        )
+        print(
+            f"  {row['step']:>4} {row['mae']:6.2f} {row['exact']:6.2f} "
+            f"{row.get('hit_limit', float('nan')):10.2f} {row['loss']:9.3f}{others}"
+        )
     if options.out:
         Path(options.out).parent.mkdir(parents=True, exist_ok=True)
         Path(options.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

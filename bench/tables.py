@@ -1,7 +1,7 @@
 """The measured figures in README.md and docs/, written from the records in bench/records/.
 
-    python bench/tables.py          # rewrite every table block from its records
-    python bench/tables.py --check  # fail when a block and its records disagree, or a doc states a
+    python -m bench.tables          # rewrite every table block from its records
+    python -m bench.tables --check  # fail when a block and its records disagree, or a doc states a
                                     # measured figure outside a block (CI runs this)
 
 A doc holds a table as a block:
@@ -23,14 +23,15 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "bench" / "records"
 DOCS = ["README.md", "docs"]  # the README and every page under docs/
 BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end table -->)", re.S)
-# A measured figure: 0.91, 55.1%, 1.33x, 298 tokens/s, 14.1 min, 9.2 s, 3.8 GiB (a 95% interval is a confidence level).
+# A measured figure: 0.91, 55.1%, 1.33x, 298 tokens/s, 14.1 min, 9.2 s, 3.8 GiB (a 95% interval is a
+# confidence level).
 FIGURE = re.compile(
     r"\b\d+\.\d{2,}\b|\b(?!95%)\d+(?:\.\d+)?\s?%|\b\d+(?:\.\d+)?x\b|\b\d+(?:\.\d+)?\s?(?:tokens/s|min\b|minutes|s\b|GiB|MiB)"
 )
@@ -62,17 +63,17 @@ def record(name: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def source(*names: str) -> str:
-    """The line under a table naming its records and how each was measured."""
+def source(*names: str, commands: bool = True) -> str:
+    """The line under a table naming its records and how each was measured (`commands`: with the commands)."""
     parts = []
     for name in names:
         r = record(name)
-        commands = r.get("commands") or [r.get("command")]
+        ran = r.get("commands") or [r.get("command")]
         commit = r.get("commit") or r.get("machine", {}).get("commit")
-        if not commit or not any(commands):
+        if not commit or not any(ran):
             raise MissingRecord(f"bench/records/{name} names no commit or no command")
-        parts.append(f"`bench/records/{name}` (commit {commit}; "
-                     + "; ".join(f"`{c}`" for c in commands if c) + ")")  # fmt: skip
+        shown = "; " + "; ".join(f"`{c}`" for c in ran if c) if commands else ""
+        parts.append(f"`bench/records/{name}` (commit {commit}{shown})")
     return "Records: " + "; ".join(parts) + "."
 
 
@@ -88,16 +89,22 @@ def cpu_class(r: dict) -> str:
 def reference_table() -> str:
     r = record("reference_experiments.json")
     sums, java = r["sums"], r["java"]
-    return "\n".join([
-        "| experiment | recipe | reported |",
-        "|---|---|---|",
-        f"| Spanish sums | {sums['model']}; {sums['examples']} examples, targets {sums['targets']}, {sums['epochs']} epochs, "
-        f"batch {sums['batch_size']}, lr {sums['lr']:g} | {sums['reached']}; failed on {sums['failed_on']} |",
-        f"| Java | {java['model']}, causal-LM training on Java, then {java['examples']:,} instruction examples | "
-        f"accuracy {java['accuracy_before']:.1%} -> {java['accuracy_after']:.1%}; failed on {java['failed_on']} |",
-        "",
-        f"Source: `bench/records/reference_experiments.json`, {r['source']}.",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "| experiment | recipe | reported |",
+            "|---|---|---|",
+            f"| Spanish sums | {sums['model']}; {sums['examples']} examples, targets {sums['targets']}, "
+            f"{sums['epochs']} epochs, "
+            f"batch {sums['batch_size']}, lr {sums['lr']:g} | {sums['reached']}; failed on "
+            f"{sums['failed_on']} |",
+            f"| Java | {java['model']}, causal-LM training on Java, then {java['examples']:,} instruction "
+            "examples | "
+            f"accuracy {java['accuracy_before']:.1%} -> {java['accuracy_after']:.1%}; failed on "
+            f"{java['failed_on']} |",
+            "",
+            f"Source: `bench/records/reference_experiments.json`, {r['source']}.",
+        ]
+    )
 
 
 SUMS = ["sums_curve_bf16-mixed_seed0.json", "sums_curve_32-true_seed0.json"]
@@ -108,86 +115,159 @@ BENCH = "vs_hf_bf16-mixed.json"
 
 def headline_table() -> str:
     """The README's summary: each task's held-out score with its distinct items and interval, and speed."""
-    lines = ["| what | held-out set (distinct items) | score (95% interval) | precision, CPU class | minutes |",
-             "|---|---|---:|---|---:|"]  # fmt: skip
+    lines = [
+        "| what | held-out set (distinct items) | score (95% interval) | precision, CPU class | minutes |",
+        "|---|---|---:|---|---:|",
+    ]
     for name in SUMS:
         r = record(name)
         final = r["curve"][-1]
-        lines.append(f"| main job (`configs/embedded/sums.yaml`), step {final['step']} | `val`: unseen targets and composed "
-                     f"prompts ({r['distinct_items']['val']}) | exact {with_interval(final['exact'], r['distinct_items']['val'])} | "
-                     f"{r['precision']}, {cpu_class(r)} | {r['minutes']} |")  # fmt: skip
+        lines.append(
+            f"| main job (`configs/embedded/sums.yaml`), step {final['step']} | `val`: unseen targets and "
+            "composed "
+            f"prompts ({r['distinct_items']['val']}) | exact "
+            f"{with_interval(final['exact'], r['distinct_items']['val'])} | "
+            f"{r['precision']}, {cpu_class(r)} | {r['minutes']} |"
+        )
     java = record(JAVA)
     test = java["test"][0]
-    lines.append(f"| Java instructions (`configs/embedded/java_instruct.yaml`) | `test`: unseen words ({java['distinct_items']['test']}) | "
-                 f"accuracy {with_interval(test['test/accuracy'], java['distinct_items']['test'])} | {java['precision']}, "
-                 f"{cpu_class(java)} | {java['minutes']['fit']} |")  # fmt: skip
+    lines.append(
+        "| Java instructions (`configs/embedded/java_instruct.yaml`) | `test`: unseen words "
+        f"({java['distinct_items']['test']}) | "
+        f"accuracy {with_interval(test['test/accuracy'], java['distinct_items']['test'])} | "
+        f"{java['precision']}, "
+        f"{cpu_class(java)} | {java['minutes']['fit']} |"
+    )
     chat = record(CHAT)
     final = chat["validation"][-1]
-    lines.append(f"| chat conversations (`configs/embedded/chat.yaml`) | `val`: unseen questions ({chat['distinct_items']['val']}) | "
-                 f"exact {with_interval(final['val/exact_match'], chat['distinct_items']['val'])} | {chat['precision']}, "
-                 f"{cpu_class(chat)} | {chat['minutes']['fit']} |")  # fmt: skip
-    lines += ["", source(*SUMS, JAVA, CHAT)]
+    lines.append(
+        "| chat conversations (`configs/embedded/chat.yaml`) | `val`: unseen questions "
+        f"({chat['distinct_items']['val']}) | "
+        f"exact {with_interval(final['val/exact_match'], chat['distinct_items']['val'])} | "
+        f"{chat['precision']}, "
+        f"{cpu_class(chat)} | {chat['minutes']['fit']} |"
+    )
+    lines += ["", source(*SUMS, JAVA, CHAT, commands=False) + " Commands: [results](docs/results.md)."]
     if (RECORDS / BENCH).is_file():
         bench = record(BENCH)
         lit = bench["summary"]["lit"]
-        lines += ["", f"Training speed, same batches, same LoRA, {bench['machine']['precision']}, {cpu_class(bench)}: lit "
-                  f"{lit['tokens_per_s']['median']:.0f} real tokens/s, {lit['vs_hf']['tokens_per_s']['median']:.2f}x "
-                  f"the transformers Trainer ([benchmarks](docs/benchmarks.md))."]  # fmt: skip
+        lines += [
+            "",
+            f"Training speed, same batches, same LoRA, {bench['machine']['precision']}, {cpu_class(bench)}: "
+            "lit "
+            f"{lit['tokens_per_s']['median']:.0f} real tokens/s, "
+            f"{lit['vs_hf']['tokens_per_s']['median']:.2f}x "
+            f"the transformers Trainer ([benchmarks](docs/benchmarks.md)).",
+        ]
     return "\n".join(lines)
 
 
 def sums_table() -> str:
     runs = [record(name) for name in SUMS]
-    lines = ["| precision, CPU class | step | `val` exact (95%) | `val` MAE | `val_seen` exact (95%) | minutes |",
-             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "| precision, CPU class | step | `val` exact (95%) | `val` MAE | `val_seen` exact (95%) | minutes |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in runs:
         final, n = r["curve"][-1], r["distinct_items"]
-        lines.append(f"| {r['precision']}, {cpu_class(r)} | {final['step']} | {with_interval(final['exact'], n['val'])} | "
-                     f"{final['mae']:.2f} | {with_interval(final['val_seen']['exact'], n['val_seen'])} | {r['minutes']} |")  # fmt: skip
-    lines += ["", "Exact by step, `val` / `val_seen`:", "", "| step | " + " | ".join(r["precision"] for r in runs) + " |",
-              "|---:|" + "---:|" * len(runs)]  # fmt: skip
+        lines.append(
+            f"| {r['precision']}, {cpu_class(r)} | {final['step']} | "
+            f"{with_interval(final['exact'], n['val'])} | "
+            f"{final['mae']:.2f} | {with_interval(final['val_seen']['exact'], n['val_seen'])} | "
+            f"{r['minutes']} |"
+        )
+    lines += [
+        "",
+        "Exact by step, `val` / `val_seen`:",
+        "",
+        "| step | " + " | ".join(r["precision"] for r in runs) + " |",
+        "|---:|" + "---:|" * len(runs),
+    ]
     for rows in zip(*(r["curve"] for r in runs)):
-        lines.append(f"| {rows[0]['step']} | " + " | ".join(f"{v['exact']:.2f} / {v['val_seen']['exact']:.2f}" for v in rows) + " |")
+        lines.append(
+            f"| {rows[0]['step']} | "
+            + " | ".join(f"{v['exact']:.2f} / {v['val_seen']['exact']:.2f}" for v in rows)
+            + " |"
+        )
     n = runs[0]["distinct_items"]
-    lines += ["", f"`val`: {n['val']} distinct prompts on held-out targets; `val_seen`: {n['val_seen']} training targets, "
-              "once each. Intervals: Wilson, over the distinct items.", "", source(*SUMS)]  # fmt: skip
+    lines += [
+        "",
+        f"`val`: {n['val']} distinct prompts on held-out targets; `val_seen`: {n['val_seen']} training "
+        "targets, "
+        "once each. Intervals: Wilson, over the distinct items.",
+        "",
+        source(*SUMS),
+    ]
     return "\n".join(lines)
 
 
 def java_table() -> str:
     r = record(JAVA)
     n, final, test = r["distinct_items"], r["validation"][-1], r["test"][0]
-    lines = ["| set | what it holds | distinct items | accuracy (95%) | compiles | prints right |", "|---|---|---:|---:|---:|---:|"]
-    sets = [("val_seen", "training words", final), ("val", "unseen words", final),
-            ("val_messages", "unseen words in messages", final), ("test", "unseen words (other than val's)", test),
-            ("test_messages", "unseen words in messages (other than val's)", test)]  # fmt: skip
+    lines = [
+        "| set | what it holds | distinct items | accuracy (95%) | compiles | prints right |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    sets = [
+        ("val_seen", "training words", final),
+        ("val", "unseen words", final),
+        ("val_messages", "unseen words in messages", final),
+        ("test", "unseen words (other than val's)", test),
+        ("test_messages", "unseen words in messages (other than val's)", test),
+    ]
     for name, what, values in sets:
-        lines.append(f"| `{name}` | {what} | {n[name]} | {with_interval(values[f'{name}/accuracy'], n[name])} | "
-                     f"{values[f'{name}/compile_rate']:.2f} | {values[f'{name}/prints_right']:.2f} |")  # fmt: skip
-    lines += ["", f"{r['precision']}, {cpu_class(r)}, seed {r['seed']}; `val*` at step {final['step']} (the end of fit), "
-              f"`test` once, from the last checkpoint. Fit {r['minutes']['fit']} min, peak memory "
-              f"{r['peak_memory_gib']} GiB.", "", source(JAVA)]  # fmt: skip
+        lines.append(
+            f"| `{name}` | {what} | {n[name]} | {with_interval(values[f'{name}/accuracy'], n[name])} | "
+            f"{values[f'{name}/compile_rate']:.2f} | {values[f'{name}/prints_right']:.2f} |"
+        )
+    lines += [
+        "",
+        f"{r['precision']}, {cpu_class(r)}, seed {r['seed']}; `val*` at step {final['step']} (the end of "
+        "fit), "
+        f"`test` once, from the last checkpoint. Fit {r['minutes']['fit']} min, peak memory "
+        f"{r['peak_memory_gib']} GiB.",
+        "",
+        source(JAVA),
+    ]
     return "\n".join(lines)
 
 
 def chat_table() -> str:
     r = record(CHAT)
-    lines = ["| step | `val` exact (95%) | `val` chrF | `val_seen` exact | `val_seen` chrF |", "|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| step | `val` exact (95%) | `val` chrF | `val_seen` exact | `val_seen` chrF |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for v in r["validation"]:
-        lines.append(f"| {v['step']} | {with_interval(v['val/exact_match'], r['distinct_items']['val'])} | {v['val/chrf']:.2f} | "
-                     f"{v['val_seen/exact_match']:.2f} | {v['val_seen/chrf']:.2f} |")  # fmt: skip
-    lines += ["", f"`val`: {r['distinct_items']['val']} conversations, each scored on an unseen question; `val_seen`: "
-              f"{r['distinct_items']['val_seen']}. {r['precision']}, {cpu_class(r)}; fit {r['minutes']['fit']} min.",
-              "", source(CHAT)]  # fmt: skip
+        lines.append(
+            f"| {v['step']} | {with_interval(v['val/exact_match'], r['distinct_items']['val'])} | "
+            f"{v['val/chrf']:.2f} | "
+            f"{v['val_seen/exact_match']:.2f} | {v['val_seen/chrf']:.2f} |"
+        )
+    lines += [
+        "",
+        f"`val`: {r['distinct_items']['val']} conversations, each scored on an unseen question; `val_seen`: "
+        f"{r['distinct_items']['val_seen']}. {r['precision']}, {cpu_class(r)}; fit {r['minutes']['fit']} "
+        "min.",
+        "",
+        source(CHAT),
+    ]
     return "\n".join(lines)
 
 
 def cpu_4bit_kernel_table() -> str:
     names = ["cpu_4bit_kernel_bf16-mixed.json", "cpu_4bit_kernel_32-true.json"]
-    lines = ["| precision, CPU class | lit's layout | packed kernel | speed-up | same generations |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| precision, CPU class | lit's layout | packed kernel | speed-up | same generations |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for r in map(record, names):
-        lines.append(f"| {r['precision']}, {cpu_class(r)} | {r['seconds_lit_layout']} s | {r['seconds_packed_kernel']} s | "
-                     f"{r['speedup_packed']}x | {r['same_generations']} of {r['prompts']} ({r['distinct_prompts']} distinct) |")  # fmt: skip
+        lines.append(
+            f"| {r['precision']}, {cpu_class(r)} | {r['seconds_lit_layout']} s | "
+            f"{r['seconds_packed_kernel']} s | "
+            f"{r['speedup_packed']}x | {r['same_generations']} of {r['prompts']} ({r['distinct_prompts']} "
+            "distinct) |"
+        )
     return "\n".join([*lines, "", source(*names)])
 
 
@@ -198,9 +278,14 @@ def benchmark_table() -> str:
 
 
 TABLES: dict[str, Callable[[], str]] = {
-    "reference": reference_table, "headline": headline_table, "sums": sums_table, "java": java_table,
-    "chat": chat_table, "cpu_4bit_kernel": cpu_4bit_kernel_table, "benchmark": benchmark_table,
-}  # fmt: skip
+    "reference": reference_table,
+    "headline": headline_table,
+    "sums": sums_table,
+    "java": java_table,
+    "chat": chat_table,
+    "cpu_4bit_kernel": cpu_4bit_kernel_table,
+    "benchmark": benchmark_table,
+}
 
 
 # ------------------------------------------------------------------ writing and checking the docs
@@ -220,7 +305,9 @@ def render(text: str) -> str:
 def figures_outside_blocks(text: str) -> list[str]:
     """Lines of prose that state a measured figure: the figure belongs in a block, from a record."""
     found, in_code = [], False
-    prose = BLOCK.sub(lambda m: m[1] + "\n" * m["body"].count("\n") + m[4], text)  # blocks blanked, lines kept
+    prose = BLOCK.sub(
+        lambda m: m[1] + "\n" * m["body"].count("\n") + m[4], text
+    )  # blocks blanked, lines kept
     for number, line in enumerate(prose.splitlines(), 1):
         if line.lstrip().startswith("```"):
             in_code = not in_code
@@ -244,7 +331,9 @@ def check(root: Path = ROOT) -> list[str]:
             continue
         try:
             if render(text) != text:
-                problems.append(f"{name}: a table differs from its records (python bench/tables.py rewrites it)")
+                problems.append(
+                    f"{name}: a table differs from its records (python -m bench.tables rewrites it)"
+                )
         except MissingRecord as error:
             problems.append(f"{name}: {error}")
         problems += [f"{name}, {where}" for where in figures_outside_blocks(text)]
@@ -252,7 +341,9 @@ def check(root: Path = ROOT) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="only check; exit 1 on any disagreement")
     parser.add_argument("--root", type=Path, default=ROOT, help="the repository whose docs to read")
     options = parser.parse_args(argv)
@@ -274,5 +365,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     raise SystemExit(main())

@@ -1,13 +1,14 @@
 """Training and evaluation speed of `lit` against Hugging Face baselines, on identical work.
 
-    python bench/vs_hf.py --steps 30 --repeats 3 --ablations
+    python -m bench.vs_hf --steps 30 --repeats 3 --ablations
 
 Runs, each in its own process (`bench/runs.py`), interleaved and repeated: this project's `fit`,
 transformers.Trainer + peft with its best one-line setting (length-grouped batches; the headline
 baseline) and with its default random batches (a secondary row), and TRL's SFTTrainer where it is
 installed, all on the config's model, tokenized data, batch size, LoRA settings, optimizer and
 gradient clipping (max norm 1.0), at one precision and thread count. With `--ablations`, also
-`fit` with each speed change turned off, and with packed batches (`packing`, opt-in). Then this project's batched generation against
+`fit` with each speed change turned off, and with packed batches (`packing`, opt-in). Then this project's
+batched generation against
 transformers' batched `generate` on the same batches, greedy and with the config's beam width
 (the headline ratios), and a one-prompt-at-a-time loop (a secondary row), the kinds taking turns
 going first, with the adapter the first `fit` trained. With `--time_to_score java sums`, last, the
@@ -34,10 +35,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 # name -> extra `lit fit` arguments: the project with one speed change turned off, or an opt-in one on.
 ABLATIONS = {
@@ -46,8 +45,14 @@ ABLATIONS = {
     "lit, logits at all positions": ["--model.init_args.trained_logits_only", "false"],
     "lit, torch's dropout": ["--model.init_args.fast_dropout", "false"],
     "lit, eager attention": ["--model.init_args.attn_implementation", "eager"],
-    "lit, none of the above": ["--data.init_args.group_by_length", "false", "--model.init_args.trained_logits_only", "false",
-                               "--model.init_args.fast_dropout", "false"],
+    "lit, none of the above": [
+        "--data.init_args.group_by_length",
+        "false",
+        "--model.init_args.trained_logits_only",
+        "false",
+        "--model.init_args.fast_dropout",
+        "false",
+    ],
 }
 SYSTEMS = {
     "lit": "lit",
@@ -57,18 +62,26 @@ SYSTEMS = {
     "trl": "TRL SFTTrainer + peft, lit's batches in lit's order",
 }
 # A system name -> the runs.py system and its flags (the same Trainer with its own samplers).
-VARIANTS = {"hf_grouped": ("hf", {"sampling": "group_by_length"}), "hf_random": ("hf", {"sampling": "random"})}
+VARIANTS = {
+    "hf_grouped": ("hf", {"sampling": "group_by_length"}),
+    "hf_random": ("hf", {"sampling": "random"}),
+}
 
 
 def machine(options) -> dict:
     import torch
 
-    from bench.provenance import commit
-
+    from bench.common import commit
     from modules.hardware import cpu_description
 
-    model_name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                       if line.startswith("model name")), platform.processor())  # fmt: skip
+    model_name = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     versions = {}
     for package in ("torch", "transformers", "peft", "lightning", "trl", "bitsandbytes"):
         try:
@@ -76,10 +89,16 @@ def machine(options) -> dict:
         except importlib.metadata.PackageNotFoundError:
             versions[package] = None
     info = {
-        "device": options.device, "cpu": model_name, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "cpu_description": cpu_description(), "cpu_count": os.cpu_count(), "threads": options.threads,
-        "precision": options.precision, "versions": versions, "commit": commit(),
-    }  # fmt: skip
+        "device": options.device,
+        "cpu": model_name,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_description": cpu_description(),
+        "cpu_count": os.cpu_count(),
+        "threads": options.threads,
+        "precision": options.precision,
+        "versions": versions,
+        "commit": commit(),
+    }
     if options.device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
     return info
@@ -107,8 +126,11 @@ def wait_for_quiet(limit_s: float = 1800) -> float:
 
 def contended(result: dict, options) -> bool:
     """A run whose process got well under `threads` CPU seconds per second shared the cores."""
-    shares = [result["cpu_per_wall_s"]] if "cpu_per_wall_s" in result else [
-        r["cpu_per_wall_s"] for runs in result.get("runs", {}).values() for r in runs]  # fmt: skip
+    shares = (
+        [result["cpu_per_wall_s"]]
+        if "cpu_per_wall_s" in result
+        else [r["cpu_per_wall_s"] for runs in result.get("runs", {}).values() for r in runs]
+    )
     return any(share < options.min_cpu_share * options.threads for share in shares)
 
 
@@ -122,30 +144,60 @@ def measured(system: str, out: Path, options, extra: list[str] = (), **flags) ->
         if "error" in result or options.device != "cpu" or not contended(result, options):
             break
         discarded.append(result)
-        print(f"  contended run of {system} set aside ({result.get('cpu_per_wall_s', 'see runs')} CPU s/s)", flush=True)
+        print(
+            f"  contended run of {system} set aside ({result.get('cpu_per_wall_s', 'see runs')} CPU s/s)",
+            flush=True,
+        )
     return {**result, "discarded_contended_runs": discarded}
 
 
 def child(system: str, out: Path, options, extra: list[str] = (), **flags) -> dict:
     """Run one system in its own process; its JSON result, or the error it ended with."""
-    command = [sys.executable, str(ROOT / "bench" / "runs.py"), system, "--config", options.config, "--out", str(out),
-               "--workdir", str(out.with_suffix("")), "--warmup", str(options.warmup), "--steps", str(options.steps),
-               "--threads", str(options.threads), "--device", options.device, "--precision", options.precision]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "bench.runs",
+        system,
+        "--config",
+        options.config,
+        "--out",
+        str(out),
+        "--workdir",
+        str(out.with_suffix("")),
+        "--warmup",
+        str(options.warmup),
+        "--steps",
+        str(options.steps),
+        "--threads",
+        str(options.threads),
+        "--device",
+        options.device,
+        "--precision",
+        options.precision,
+    ]
     for key, value in flags.items():
         command += [f"--{key}", str(value)]
     if extra:
         command += ["--", *extra]
     start = time.perf_counter()
     result = run_child(command, out, options)
-    return {**result, "wall_s": time.perf_counter() - start,
-            **({} if "error" in result else {"load_average": os.getloadavg()[0]})}  # fmt: skip
+    return {
+        **result,
+        "wall_s": time.perf_counter() - start,
+        **({} if "error" in result else {"load_average": os.getloadavg()[0]}),
+    }
 
 
 def run_child(command: list[str], out: Path, options) -> dict:
     """`command` on the run's threads, offline; the JSON it wrote to `out`, or the last line of its
     error. Its output goes to `out` with the suffix `.log`."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(options.threads), "TOKENIZERS_PARALLELISM": "false",
-           "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}  # fmt: skip
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(options.threads),
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+        "WANDB_MODE": "disabled",
+    }
     run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     out.with_suffix(".log").write_text(run.stdout + run.stderr)
     if run.returncode != 0 or not out.is_file():
@@ -158,8 +210,18 @@ def time_to_score(task: str, options, workdir: Path) -> dict:
     out = workdir / f"time_to_score_{task}.json"
     out.unlink(missing_ok=True)
     waited = wait_for_quiet() if options.device == "cpu" else 0.0
-    command = [sys.executable, str(ROOT / "bench" / "time_to_score.py"), task, "--out", str(out),
-               "--workdir", str(workdir / f"time_to_score_{task}"), "--limit_minutes", str(options.time_to_score_limit)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "bench.time_to_score",
+        task,
+        "--out",
+        str(out),
+        "--workdir",
+        str(workdir / f"time_to_score_{task}"),
+        "--limit_minutes",
+        str(options.time_to_score_limit),
+    ]
     return {**run_child(command, out, options), "waited_s": waited}
 
 
@@ -167,7 +229,7 @@ def spread(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)} if values else {}
 
 
-def summarize(runs: dict[str, list[dict]], limit: Optional[dict] = None) -> dict:
+def summarize(runs: dict[str, list[dict]], limit: dict | None = None) -> dict:
     """Per system: speed, memory and ratios to the Trainer; with `limit` (`hardware_limit`), model
     GFLOP/s and their fraction of the machine's matmul peak."""
     summary = {}
@@ -191,7 +253,9 @@ def summarize(runs: dict[str, list[dict]], limit: Optional[dict] = None) -> dict
     for name, results in runs.items():  # did the timed window hold lit's batches (`window_digest`)?
         pairs = [(r, b) for r, b in zip(results, lit) if "error" not in r and "error" not in b]
         summary[name]["same_batches_as_lit"] = bool(pairs) and all(
-            r.get("window_digest") is not None and r.get("window_digest") == b.get("window_digest") for r, b in pairs)  # fmt: skip
+            r.get("window_digest") is not None and r.get("window_digest") == b.get("window_digest")
+            for r, b in pairs
+        )
     base = runs.get("hf", [])
     for name, results in runs.items():  # per-repeat ratios: repeat i of a system against repeat i of hf
         pairs = [(r, b) for r, b in zip(results, base) if "error" not in r and "error" not in b]
@@ -203,11 +267,10 @@ def summarize(runs: dict[str, list[dict]], limit: Optional[dict] = None) -> dict
 
 
 # Generation kind -> its fair baseline: transformers' batched `generate` on the same batches and beams.
-GENERATION_BASELINES = {"batched": "batched_transformers", "batched_merged": "batched_transformers",
-                        "batched_beams": "beams_transformers"}  # fmt: skip
+GENERATION_BASELINES = {"batched": "batched_transformers", "batched_beams": "beams_transformers"}
 
 
-def summarize_generation(result: dict, limit: Optional[dict] = None) -> dict:
+def summarize_generation(result: dict, limit: dict | None = None) -> dict:
     """Per kind: tokens/s, and per repeat the ratio to its fair baseline (`ratio`, the headline for
     greedy) and to one prompt at a time (a secondary row); with `limit`, the fraction of the matmul
     peak its model FLOPs per second reach (`{kind}_fraction_of_peak`)."""
@@ -217,8 +280,13 @@ def summarize_generation(result: dict, limit: Optional[dict] = None) -> dict:
     summary = {kind: spread([r["tokens_per_s"] for r in runs[kind]]) for kind in runs}
     if limit:
         for kind in runs:
-            summary[f"{kind}_fraction_of_peak"] = spread([r["model_gflops_per_s"] / limit["peak_gflops"] for r in runs[kind]
-                                                          if "model_gflops_per_s" in r])  # fmt: skip
+            summary[f"{kind}_fraction_of_peak"] = spread(
+                [
+                    r["model_gflops_per_s"] / limit["peak_gflops"]
+                    for r in runs[kind]
+                    if "model_gflops_per_s" in r
+                ]
+            )
 
     def ratios(kind: str, base: str) -> dict:
         return spread([k["tokens_per_s"] / b["tokens_per_s"] for k, b in zip(runs[kind], runs[base])])
@@ -232,7 +300,7 @@ def summarize_generation(result: dict, limit: Optional[dict] = None) -> dict:
     return summary
 
 
-def hardware_limit(peak: dict, precision: str) -> Optional[dict]:
+def hardware_limit(peak: dict, precision: str) -> dict | None:
     """From the `peak` run: the matmul peak in the precision's compute dtype and the model FLOPs per
     training token, or None when the peak run failed."""
     from bench.flops import compute_dtype
@@ -240,40 +308,61 @@ def hardware_limit(peak: dict, precision: str) -> Optional[dict]:
     if "error" in peak:
         return None
     dtype = compute_dtype(precision)
-    return {"dtype": dtype, "peak_gflops": peak["peak"][dtype]["gflops"], "flops_per_token": peak["training_flops_per_token"]}
+    return {
+        "dtype": dtype,
+        "peak_gflops": peak["peak"][dtype]["gflops"],
+        "flops_per_token": peak["training_flops_per_token"],
+    }
 
 
 def markdown(results: dict) -> str:
     m, s, g = results["machine"], results["summary"], results["generation_summary"]
-    hardware = f"GPU {m['gpu']}" if m["device"] == "cuda" else f"{m['cpu']}, {m['cpu_count']} cores, CPU capability {m['cpu_description']}"
+    hardware = (
+        f"GPU {m['gpu']}"
+        if m["device"] == "cuda"
+        else f"{m['cpu']}, {m['cpu_count']} cores, CPU capability {m['cpu_description']}"
+    )
     lines = [
         f"Measured {results['date']} on {hardware}; {m['threads']} threads, precision {m['precision']}, "
-        f"torch {m['versions']['torch']}, transformers {m['versions']['transformers']}, peft {m['versions']['peft']}, "
+        f"torch {m['versions']['torch']}, transformers {m['versions']['transformers']}, peft "
+        f"{m['versions']['peft']}, "
         f"lightning {m['versions']['lightning']}, trl {m['versions']['trl']}; commit {m['commit']}. "
-        f"Load average {results['load_average']['before']:.2f} before, {results['load_average']['after']:.2f} after.",
+        f"Load average {results['load_average']['before']:.2f} before, "
+        f"{results['load_average']['after']:.2f} after.",
         "",
         f"    {results['command']}",
         "",
-        f"Training: `{results['config']}`, {results['warmup']} warm-up steps then {results['steps']} timed optimizer steps, "
-        f"{results['repeats']} interleaved repeats; median (min-max) over repeats; ratios are per repeat against the "
-        f"fairest baseline, the Trainer with length-grouped batches, run in the same repeat; every system clips "
-        f"gradients at max norm {results.get('clip', 1.0)} (the Trainer's default) at the same precision. CPU s per s: the run's CPU time per wall second over the timed steps "
-        f"(min-max); near {m['threads']} the cores were the run's own, well below it another process took them.",
+        f"Training: `{results['config']}`, {results['warmup']} warm-up steps then {results['steps']} timed "
+        "optimizer steps, "
+        f"{results['repeats']} interleaved repeats; median (min-max) over repeats; ratios are per repeat "
+        "against the "
+        "fairest baseline, the Trainer with length-grouped batches, run in the same repeat; every system "
+        "clips "
+        f"gradients at max norm {results.get('clip', 1.0)} (the Trainer's default) at the same precision. "
+        "CPU s per s: the run's CPU time per wall second over the timed steps "
+        f"(min-max); near {m['threads']} the cores were the run's own, well below it another process took "
+        "them.",
         "",
-    ]  # fmt: skip
+    ]
     limit, peak = results.get("limit"), results.get("peak", {})
     if limit:
         lines += [
             "",
-            f"The machine's limit: `torch.mm` peaks at {peak['peak']['fp32']['gflops']:.1f} GFLOP/s in fp32 and "
-            f"{peak['peak']['bf16']['gflops']:.1f} in bf16 on {peak['peak']['fp32']['threads']} threads (best of a square "
-            f"and an MLP-shaped product, `bench/flops.py`); this precision computes in {limit['dtype']}. A training token "
-            f"costs {limit['flops_per_token'] / 1e9:.3f} model GFLOP on this data (forward, backward through the frozen "
-            "weights, LoRA, attention, the LM head at trained positions); fraction of peak = model GFLOP/s / peak.",
-        ]  # fmt: skip
+            f"The machine's limit: `torch.mm` peaks at {peak['peak']['fp32']['gflops']:.1f} GFLOP/s in fp32 "
+            "and "
+            f"{peak['peak']['bf16']['gflops']:.1f} in bf16 on {peak['peak']['fp32']['threads']} threads "
+            "(best of a square "
+            f"and an MLP-shaped product, `bench/flops.py`); this precision computes in {limit['dtype']}. A "
+            "training token "
+            f"costs {limit['flops_per_token'] / 1e9:.3f} model GFLOP on this data (forward, backward through "
+            "the frozen "
+            "weights, LoRA, attention, the LM head at trained positions); fraction of peak = model GFLOP/s / "
+            "peak.",
+        ]
     lines += [
         "",
-        "| system | real tokens/s | vs Trainer | peak RSS (GiB) | vs Trainer | real tokens / padded positions | CPU s per s | fraction of peak | lit's batches |",
+        "| system | real tokens/s | vs Trainer | peak RSS (GiB) | vs Trainer | real tokens / padded "
+        "positions | CPU s per s | fraction of peak | lit's batches |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, row in s.items():
@@ -281,45 +370,68 @@ def markdown(results: dict) -> str:
             lines.append(f"| {results['labels'][name]} | failed: {row['errors'][:1]} | | | | | | | |")
             continue
         t, v, p = row["tokens_per_s"], row["vs_hf"], row["peak_rss_gib"]
-        ratio = f"{v['tokens_per_s']['median']:.2f}x ({v['tokens_per_s']['min']:.2f}-{v['tokens_per_s']['max']:.2f})" if v["tokens_per_s"] else ""
+        ratio = (
+            f"{v['tokens_per_s']['median']:.2f}x "
+            f"({v['tokens_per_s']['min']:.2f}-{v['tokens_per_s']['max']:.2f})"
+            if v["tokens_per_s"]
+            else ""
+        )
         memory = f"{v['peak_memory']['median']:.2f}x" if v["peak_memory"] else ""
         lines.append(
             f"| {results['labels'][name]} | {t['median']:.1f} ({t['min']:.1f}-{t['max']:.1f}) | {ratio} | "
-            f"{p['median']:.2f} ({p['min']:.2f}-{p['max']:.2f}) | {memory} | {row['real_token_fraction']['median']:.2f} | "
-            f"{row['cpu_per_wall_s']['min']:.2f}-{row['cpu_per_wall_s']['max']:.2f} | {_share(row.get('fraction_of_peak'))} | "
+            f"{p['median']:.2f} ({p['min']:.2f}-{p['max']:.2f}) | {memory} | "
+            f"{row['real_token_fraction']['median']:.2f} | "
+            f"{row['cpu_per_wall_s']['min']:.2f}-{row['cpu_per_wall_s']['max']:.2f} | "
+            f"{_share(row.get('fraction_of_peak'))} | "
             f"{'same' if row.get('same_batches_as_lit') else 'other'} |"
-        )  # fmt: skip
+        )
     if "error" not in g:
         gen = results["generation"]
         size = gen.get("eval_batch_size", gen["prompts"])
         beams = gen.get("num_beams", 1)
         labels = {
-            "batched": f"this project, greedy, batches of {size} (`CausalLM.generate`: ended rows leave the batch)",
-            "batched_transformers": "`transformers` `generate`, greedy, the same batches (rows run to the batch's last EOS)",
-            "batched_beams": f"this project, {beams} beams, the same batches (the config's validation decoding)",
+            "batched": (
+                f"this project, greedy, batches of {size} (`CausalLM.generate`: ended rows leave the batch)"
+            ),
+            "batched_transformers": (
+                "`transformers` `generate`, greedy, the same batches (rows run to the batch's last EOS)"
+            ),
+            "batched_beams": (
+                f"this project, {beams} beams, the same batches (the config's validation decoding)"
+            ),
             "beams_transformers": f"`transformers` `generate`, {beams} beams, the same batches",
-            "batched_merged": "this project, greedy, LoRA merged into copies of the base weights (`merge_lora_for_generation`)",
-        }  # fmt: skip
+        }
         lines += [
             "",
-            f"Evaluation: generation on the {gen['prompts']} `{gen['eval_set']}` prompts (the config's eval batch size "
+            f"Evaluation: generation on the {gen['prompts']} `{gen['eval_set']}` prompts (the config's eval "
+            "batch size "
             f"{size}), greedy and with {beams} beams, max_new_tokens {gen['max_new_tokens']}, adapter "
-            f"{'from the first lit run' if gen['adapter'] else 'untrained'}; {len(gen['runs']['batched'])} interleaved "
-            f"repeats, each kind in turn first; the greedy kinds give the same text for {gen['same_text_fraction']:.0%} of prompts"
-            + (f", the beam kinds for {gen['same_text_fraction_beams']:.0%}" if gen.get("same_text_fraction_beams") is not None else "")
+            f"{'from the first lit run' if gen['adapter'] else 'untrained'}; {len(gen['runs']['batched'])} "
+            "interleaved "
+            "repeats, each kind in turn first; the greedy kinds give the same text for "
+            f"{gen['same_text_fraction']:.0%} of prompts"
+            + (
+                f", the beam kinds for {gen['same_text_fraction_beams']:.0%}"
+                if gen.get("same_text_fraction_beams") is not None
+                else ""
+            )
             + "; "
             f"{gen['runs']['batched'][0]['generated_tokens']} tokens generated.",
             "",
-            "| generation | generated tokens/s | vs transformers' batched `generate` | vs one at a time | fraction of peak |",
+            "| generation | generated tokens/s | vs transformers' batched `generate` | vs one at a time | "
+            "fraction of peak |",
             "|---|---:|---:|---:|---:|",
-            *[f"| {labels.get(kind, kind)} | {_cell(g[kind])} | "
-              f"{_cell(g[kind + '_vs_transformers'], 'x') if kind + '_vs_transformers' in g else '1x (the baseline)'} | "
-              f"{_cell(g[kind + '_vs_one_at_a_time'], 'x')} | {_share(g.get(kind + '_fraction_of_peak'))} |"
-              for kind in gen["runs"] if kind != "one_at_a_time"],
-            f"| one prompt at a time (`generate` loop, a secondary baseline) | {_cell(g['one_at_a_time'])} | | 1x | "
+            *[
+                f"| {labels.get(kind, kind)} | {_cell(g[kind])} | {_versus_transformers(g, kind)} | "
+                f"{_cell(g[kind + '_vs_one_at_a_time'], 'x')} | {_share(g.get(kind + '_fraction_of_peak'))} |"
+                for kind in gen["runs"]
+                if kind != "one_at_a_time"
+            ],
+            f"| one prompt at a time (`generate` loop, a secondary baseline) | {_cell(g['one_at_a_time'])} | "
+            "| 1x | "
             f"{_share(g.get('one_at_a_time_fraction_of_peak'))} |",
             *_difference_lines(gen.get("differences", [])),
-        ]  # fmt: skip
+        ]
     lines += _time_to_score_lines(results.get("time_to_score", {}))
     return "\n".join(lines)
 
@@ -330,7 +442,9 @@ def _difference_lines(differences: list[dict]) -> list[str]:
         return []
     lines = ["", "Prompts whose text differs between kinds of the same search:", ""]
     for d in differences:
-        texts = "; ".join(f"{kind}: `{text!r}`" for kind, text in d.items() if kind not in ("prompt_index", "prompt"))
+        texts = "; ".join(
+            f"{kind}: `{text!r}`" for kind, text in d.items() if kind not in ("prompt_index", "prompt")
+        )
         lines.append(f"- prompt {d['prompt_index']} (`{d['prompt']!r}`): {texts}")
     return lines
 
@@ -358,14 +472,24 @@ def _time_to_score_lines(records: dict) -> list[str]:
         else:
             limit = f", gave up at the {r['limit_minutes']:g}-min limit" if r.get("gave_up") else ""
             reached = f"not reached ({r.get('minutes_total', 0):.1f} min, {r.get('steps')} steps{limit})"
-        curve = "; ".join(f"{v['step']}: {v['minutes']:.1f} min, {v[r['monitor']]:.2f}" for v in r["validations"]
-                          if v.get("during_fit") and r["monitor"] in v)  # fmt: skip
-        lines.append(f"| {task} (`{r['config']}`) | `{r['monitor']}` {sign} {r['target']} | {reached} | {curve} | "
-                     f"`{' '.join(r['fit_args']) or 'none'}` |")  # fmt: skip
+        curve = "; ".join(
+            f"{v['step']}: {v['minutes']:.1f} min, {v[r['monitor']]:.2f}"
+            for v in r["validations"]
+            if v.get("during_fit") and r["monitor"] in v
+        )
+        lines.append(
+            f"| {task} (`{r['config']}`) | `{r['monitor']}` {sign} {r['target']} | {reached} | {curve} | "
+            f"`{' '.join(r['fit_args']) or 'none'}` |"
+        )
     return lines
 
 
-def _share(values: Optional[dict]) -> str:
+def _versus_transformers(summary: dict, kind: str) -> str:
+    key = kind + "_vs_transformers"
+    return _cell(summary[key], "x") if key in summary else "1x (the baseline)"
+
+
+def _share(values: dict | None) -> str:
     return f"{values['median']:.1%} ({values['min']:.1%}-{values['max']:.1%})" if values else ""
 
 
@@ -376,7 +500,9 @@ def _cell(values: dict, unit: str = "") -> str:
 def main() -> None:
     import torch
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", default="configs/embedded/java_instruct.yaml")
     parser.add_argument("--steps", type=int, default=30, help="timed optimizer steps per run")
     parser.add_argument("--warmup", type=int, default=3, help="untimed optimizer steps first")
@@ -385,15 +511,30 @@ def main() -> None:
     parser.add_argument("--ablations", action="store_true", help="also lit with each speed change off")
     parser.add_argument("--eval_repeats", type=int, default=2, help="0 skips the generation benchmark")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    parser.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"]
+    )
     parser.add_argument("--precision", default="32-true")
-    parser.add_argument("--min_cpu_share", type=float, default=0.85,
-                        help="CPU: a run with fewer CPU s per s than this x threads shared the cores; it is run again")
+    parser.add_argument(
+        "--min_cpu_share",
+        type=float,
+        default=0.85,
+        help="CPU: a run with fewer CPU s per s than this x threads shared the cores; it is run again",
+    )
     parser.add_argument("--retries", type=int, default=3, help="CPU: reruns of a contended run")
-    parser.add_argument("--time_to_score", nargs="*", default=[], choices=["java", "sums"],
-                        help="also the minutes from `lit fit` to each task's held-out target (bench/time_to_score.py)")
-    parser.add_argument("--time_to_score_limit", type=float, default=45.0,
-                        help="minutes after which a time-to-score run gives up (at its next validation)")
+    parser.add_argument(
+        "--time_to_score",
+        nargs="*",
+        default=[],
+        choices=["java", "sums"],
+        help="also the minutes from `lit fit` to each task's held-out target (bench/time_to_score.py)",
+    )
+    parser.add_argument(
+        "--time_to_score_limit",
+        type=float,
+        default=45.0,
+        help="minutes after which a time-to-score run gives up (at its next validation)",
+    )
     parser.add_argument("--workdir", default="runs/bench")
     parser.add_argument("--results", default="bench/records/vs_hf.json")
     options = parser.parse_args()
@@ -421,22 +562,38 @@ def main() -> None:
             out = workdir / f"{name.replace(', ', '-').replace(' ', '_')}-{repeat}.json"
             result = measured(system, out, options, ABLATIONS.get(name, []), **flags)
             runs[name].append(result)
-            shown = f"{result['tokens_per_s']:.1f} tokens/s, {result['peak_rss_gib']:.2f} GiB" if "error" not in result else result["error"]
+            shown = (
+                f"{result['tokens_per_s']:.1f} tokens/s, {result['peak_rss_gib']:.2f} GiB"
+                if "error" not in result
+                else result["error"]
+            )
             print(f"repeat {repeat} {name}: {shown} ({result['wall_s']:.0f} s)", flush=True)
     generation = {"error": "skipped"}
     if options.eval_repeats:
-        generation = measured("generate", workdir / "generate.json", options, repeats=options.eval_repeats, adapter=adapter)
+        generation = measured(
+            "generate", workdir / "generate.json", options, repeats=options.eval_repeats, adapter=adapter
+        )
         print(f"generation: {summarize_generation(generation, limit)}", flush=True)
-    command = "python bench/vs_hf.py " + " ".join(sys.argv[1:])
+    command = "python -m bench.vs_hf " + " ".join(sys.argv[1:])
     results = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": command.strip(),
-        "machine": machine(options), "config": options.config, "steps": options.steps, "warmup": options.warmup,
-        "repeats": options.repeats, "clip": 1.0, "load_average": {"before": load_before, "after": os.getloadavg()[0]},
-        "peak": peak, "limit": limit,
-        "labels": {name: labels[name] for name in names}, "runs": runs, "summary": summarize(runs, limit),
-        "generation": generation, "generation_summary": summarize_generation(generation, limit),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command.strip(),
+        "machine": machine(options),
+        "config": options.config,
+        "steps": options.steps,
+        "warmup": options.warmup,
+        "repeats": options.repeats,
+        "clip": 1.0,
+        "load_average": {"before": load_before, "after": os.getloadavg()[0]},
+        "peak": peak,
+        "limit": limit,
+        "labels": {name: labels[name] for name in names},
+        "runs": runs,
+        "summary": summarize(runs, limit),
+        "generation": generation,
+        "generation_summary": summarize_generation(generation, limit),
         "time_to_score": {},
-    }  # fmt: skip
+    }
     # Written now and after each time to score (the longest part): a run cut short keeps what it measured.
     table = write_results(results, options)
     for task in options.time_to_score:
@@ -450,18 +607,33 @@ def main() -> None:
 def write_results(results: dict, options) -> str:
     """`--results`, with the targets measured so far; returns the table (`bench/tables.py` writes it into
     docs/benchmarks.md from the committed record)."""
-    lit, gen, scores = results["summary"].get("lit", {}).get("vs_hf", {}), results["generation_summary"], results["time_to_score"]
+    lit, gen, scores = (
+        results["summary"].get("lit", {}).get("vs_hf", {}),
+        results["generation_summary"],
+        results["time_to_score"],
+    )
     if lit.get("tokens_per_s"):
         results["targets"] = {
             "train_tokens_per_s_vs_hf_at_least_1.5": lit["tokens_per_s"]["median"] >= 1.5,
             "peak_memory_not_above_hf": lit["peak_memory"]["max"] <= 1.0,
-            "batched_generation_vs_one_at_a_time_at_least_10x": gen.get("batched_vs_one_at_a_time", {}).get("median", 0) >= 10,
-            "greedy_generation_vs_batched_generate_at_least_2x": gen.get("batched_vs_transformers", {}).get("median", 0) >= 2,
-            "beam_generation_vs_batched_generate_at_least_2x": gen.get("batched_beams_vs_transformers", {}).get("median", 0) >= 2,
+            "batched_generation_vs_one_at_a_time_at_least_10x": gen.get("batched_vs_one_at_a_time", {}).get(
+                "median", 0
+            )
+            >= 10,
+            "greedy_generation_vs_batched_generate_at_least_2x": gen.get("batched_vs_transformers", {}).get(
+                "median", 0
+            )
+            >= 2,
+            "beam_generation_vs_batched_generate_at_least_2x": gen.get(
+                "batched_beams_vs_transformers", {}
+            ).get("median", 0)
+            >= 2,
         }
         if "java" in scores:
             java = scores["java"]
-            results["targets"]["java_time_to_score_under_15_min"] = bool(java.get("reached")) and java["minutes_to_target"] < 15
+            results["targets"]["java_time_to_score_under_15_min"] = (
+                bool(java.get("reached")) and java["minutes_to_target"] < 15
+            )
     Path(options.results).write_text(json.dumps(results, indent=1) + "\n")
     return markdown(results)
 

@@ -5,5 +5,10 @@ from datamodules.java import JavaCorpusDataModule, JavaInstructDataModule
 from datamodules.prompt_completion import PromptCompletionDataModule
 from datamodules.sums import SumsChatDataModule, SumsDataModule
 
-__all__ = ["JavaCorpusDataModule", "JavaInstructDataModule", "PromptCompletionDataModule", "SumsChatDataModule",
-           "SumsDataModule"]
+__all__ = [
+    "JavaCorpusDataModule",
+    "JavaInstructDataModule",
+    "PromptCompletionDataModule",
+    "SumsChatDataModule",
+    "SumsDataModule",
+]

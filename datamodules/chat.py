@@ -17,7 +17,8 @@ in pieces cut there, so the prompt's tokens are those generation sees.
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Optional
+from collections.abc import Callable
+from typing import Literal
 
 from datamodules.records import DataError
 from modules.loss import IGNORE_INDEX
@@ -29,7 +30,7 @@ class TemplateError(DataError):
     """A chat template that cannot render a conversation, or renders it in a way lit cannot train on."""
 
 
-def render(tokenizer, messages: list[dict], generation_prompt: bool, template: Optional[str] = None) -> str:
+def render(tokenizer, messages: list[dict], generation_prompt: bool, template: str | None = None) -> str:
     """The conversation as text, special tokens included."""
     try:
         return tokenizer.apply_chat_template(
@@ -44,8 +45,9 @@ def _diverges(prefix: str, whole: str) -> str:
     return f"at character {at}: {prefix[max(0, at - 20) : at + 20]!r} vs {whole[max(0, at - 20) : at + 20]!r}"
 
 
-def assistant_spans(tokenizer, messages: list[dict], template: Optional[str] = None,
-                    last_only: bool = False) -> tuple[str, list[tuple[int, int]]]:  # fmt: skip
+def assistant_spans(
+    tokenizer, messages: list[dict], template: str | None = None, last_only: bool = False
+) -> tuple[str, list[tuple[int, int]]]:
     """The whole rendering and, for each assistant turn (or the last only), the characters it adds
     (start, end): its content and its end-of-turn token, without the header the generation prompt
     already gave."""
@@ -63,8 +65,11 @@ def assistant_spans(tokenizer, messages: list[dict], template: Optional[str] = N
                     f"from the whole conversation ({_diverges(prefix, whole)}): it rewrites earlier turns "
                     "(e.g. moves the system prompt, drops reasoning), so the tokens each assistant turn "
                     "adds are not defined; use a template that renders each turn once"
-                    + ("" if last_only or index == assistant[-1] else ", or train on the last turn only "
-                       "(data.init_args.assistant_turns: last)")
+                    + (
+                        ""
+                        if last_only or index == assistant[-1]
+                        else ", or train on the last turn only (data.init_args.assistant_turns: last)"
+                    )
                 )
         added = whole[len(before) : len(after)]
         content = turn["content"].strip()
@@ -76,7 +81,8 @@ def assistant_spans(tokenizer, messages: list[dict], template: Optional[str] = N
             )
         if added[:at].strip():
             raise TemplateError(
-                f"the chat template's generation prompt (add_generation_prompt=True) lacks {added[:at].strip()!r}, "
+                "the chat template's generation prompt (add_generation_prompt=True) lacks "
+                f"{added[:at].strip()!r}, "
                 f"which its assistant turns start with: that text would be trained but never given to the "
                 "model at inference; fix the template's add_generation_prompt branch"
             )
@@ -113,8 +119,9 @@ def encode_at_edges(tokenizer, text: str, edges: list[int]) -> tuple[list[int], 
     return ids, counts
 
 
-def tokenize_conversation(tokenizer, messages: list[dict], turns: AssistantTurns = "all",
-                          template: Optional[str] = None) -> dict:  # fmt: skip
+def tokenize_conversation(
+    tokenizer, messages: list[dict], turns: AssistantTurns = "all", template: str | None = None
+) -> dict:
     """Token ids, labels (the trained assistant turns' tokens, -100 elsewhere) and the generation prompt.
 
     A conversation that ends with an assistant turn is cut after it (the template's trailing
@@ -127,8 +134,13 @@ def tokenize_conversation(tokenizer, messages: list[dict], turns: AssistantTurns
     """
     if messages[-1]["role"] != "assistant":  # nothing to compare with: continue the conversation
         prompt_ids = encode_at_edges(tokenizer, render(tokenizer, messages, True, template), [])[0]
-        return {"input_ids": prompt_ids, "labels": [IGNORE_INDEX] * len(prompt_ids), "spans": [],
-                "prompt_ids": prompt_ids, "context": messages}  # fmt: skip
+        return {
+            "input_ids": prompt_ids,
+            "labels": [IGNORE_INDEX] * len(prompt_ids),
+            "spans": [],
+            "prompt_ids": prompt_ids,
+            "context": messages,
+        }
     whole, spans = assistant_spans(tokenizer, messages, template, last_only=turns == "last")
     ids, counts = encode_at_edges(tokenizer, whole, [edge for span in spans for edge in span])
     token_spans = [(counts[2 * i], counts[2 * i + 1]) for i in range(len(spans))]
@@ -136,9 +148,14 @@ def tokenize_conversation(tokenizer, messages: list[dict], turns: AssistantTurns
     labels = [IGNORE_INDEX] * end
     for start, stop in token_spans:
         labels[start:stop] = ids[start:stop]
-    return {"input_ids": ids[:end], "labels": labels, "spans": token_spans, "prompt_ids": ids[: token_spans[-1][0]],
-            "context": messages[: len(messages) - 1],
-            "system_trained": system_trained(tokenizer, messages, labels, token_spans)}  # fmt: skip
+    return {
+        "input_ids": ids[:end],
+        "labels": labels,
+        "spans": token_spans,
+        "prompt_ids": ids[: token_spans[-1][0]],
+        "context": messages[: len(messages) - 1],
+        "system_trained": system_trained(tokenizer, messages, labels, token_spans),
+    }
 
 
 def system_trained(tokenizer, messages: list[dict], labels: list[int], spans: list[tuple[int, int]]) -> bool:
@@ -150,8 +167,14 @@ def system_trained(tokenizer, messages: list[dict], labels: list[int], spans: li
     return any(system in tokenizer.decode(labels[a:b]) for a, b in spans)
 
 
-def conversation_item(tokenizer, example: dict, turns: AssistantTurns, template: Optional[str], max_length: int,
-                      reference: Callable[[dict], Optional[str]]) -> dict:  # fmt: skip
+def conversation_item(
+    tokenizer,
+    example: dict,
+    turns: AssistantTurns,
+    template: str | None,
+    max_length: int,
+    reference: Callable[[dict], str | None],
+) -> dict:
     """A conversation example as the data module's items: token ids and labels cut at `max_length`,
     the generation prompt, the turns before the answer to generate, and the reference (`reference`,
     the task's hook, given the last user turn as the prompt and the last answer as the completion)."""

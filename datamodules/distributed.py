@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
 
-def eval_sampler(dataset) -> Optional[Sampler]:
+def eval_sampler(dataset) -> Sampler | None:
     """A shard of `dataset` for this process, without the padding `DistributedSampler` adds.
 
     Lightning gives validation loaders a `DistributedSampler`, which repeats examples so every rank
@@ -20,4 +18,6 @@ def eval_sampler(dataset) -> Optional[Sampler]:
         return None
     from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 
-    return UnrepeatedDistributedSampler(dataset, num_replicas=dist.get_world_size(), rank=dist.get_rank(), shuffle=False)
+    return UnrepeatedDistributedSampler(
+        dataset, num_replicas=dist.get_world_size(), rank=dist.get_rank(), shuffle=False
+    )

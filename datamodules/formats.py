@@ -9,7 +9,8 @@ must fit the same format, and one that does not is an error naming its file and 
 - `sharegpt`: `{"conversations": [{"from": "system"|"human"|"gpt", "value": ...}, ...]}`;
 - `alpaca`: `{"instruction", "input" (optional), "output"}` (with a `system` field: a conversation);
 - `prompt_completion`: `{"prompt", "completion"}` (the completion optional for `predict`);
-- `text`: the reference experiment's `{"text": "<s>[INST] prompt [/INST] completion </s>"}`.
+- `mistral`: the reference experiment's `{"text": "<s>[INST] prompt [/INST] completion </s>"}`, Mistral's
+  instruction format (`text`, its old name, is still accepted).
 
 `Columns` names other columns: `prompt_column`/`completion_column` for prompt/completion data,
 `messages_column` for a list of turns (role/content or from/value). Examples are either
@@ -21,18 +22,30 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal
 
 from datamodules.records import DataError, iter_records
 
-DataFormat = Literal["auto", "messages", "sharegpt", "alpaca", "prompt_completion", "text"]
-FORMATS = ("messages", "sharegpt", "alpaca", "prompt_completion", "text")
+DataFormat = Literal["auto", "messages", "sharegpt", "alpaca", "prompt_completion", "mistral", "text"]
+FORMATS = ("messages", "sharegpt", "alpaca", "prompt_completion", "mistral")
+RENAMED = {"text": "mistral"}  # old format names that still work
 
-SEED_TEXT = re.compile(r"^\s*(?:<s>)?\s*\[INST\](?P<prompt>.*?)\[/INST\](?P<completion>.*?)(?:</s>)?\s*$", re.S)
+SEED_TEXT = re.compile(
+    r"^\s*(?:<s>)?\s*\[INST\](?P<prompt>.*?)\[/INST\](?P<completion>.*?)(?:</s>)?\s*$", re.S
+)
 ROLES = ("system", "user", "assistant")
 # ShareGPT's speakers (and the names other dumps use for them) -> roles.
-SPEAKERS = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-            "chatgpt": "assistant", "bard": "assistant", "bing": "assistant", "model": "assistant"}  # fmt: skip
+SPEAKERS = {
+    "system": "system",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "chatgpt": "assistant",
+    "bard": "assistant",
+    "bing": "assistant",
+    "model": "assistant",
+}
 
 
 @dataclass(frozen=True)
@@ -41,14 +54,14 @@ class Columns:
 
     prompt: str = "prompt"
     completion: str = "completion"
-    messages: Optional[str] = None  # None: "messages", or "conversations" (ShareGPT)
+    messages: str | None = None  # None: "messages", or "conversations" (ShareGPT)
 
 
 def _keys(record: dict) -> str:
     return f"keys: {sorted(record)}"
 
 
-def _turn_list_column(record: dict, columns: Columns) -> Optional[str]:
+def _turn_list_column(record: dict, columns: Columns) -> str | None:
     if columns.messages is not None:
         return columns.messages if columns.messages in record else None
     return next((k for k in ("messages", "conversations") if k in record), None)
@@ -66,7 +79,7 @@ def _turns(record: dict, column: str, where: str) -> list:
     return value
 
 
-def detect(record: dict, columns: Columns) -> Optional[str]:
+def detect(record: dict, columns: Columns) -> str | None:
     """The format a record is in, or None."""
     column = _turn_list_column(record, columns)
     if column is not None:
@@ -85,7 +98,7 @@ def detect(record: dict, columns: Columns) -> Optional[str]:
     if "instruction" in record and "output" in record:
         return "alpaca"
     if "text" in record:
-        return "text"
+        return "mistral"
     return None
 
 
@@ -101,7 +114,7 @@ def _text(record: dict, key: str, where: str, optional: bool = False) -> str:
 
 
 def check_messages(messages: list[dict], where: str) -> list[dict]:
-    """Validated turns: known roles, text content, a system turn only first, a user turn before any assistant."""
+    """Validated turns: known roles, text content, a system turn only first, a user turn before assistants."""
     out = []
     for number, turn in enumerate(messages, start=1):
         role = turn.get("role")
@@ -109,7 +122,10 @@ def check_messages(messages: list[dict], where: str) -> list[dict]:
             raise DataError(f"{where}: turn {number} has role {role!r}; roles are {', '.join(ROLES)}")
         content = turn.get("content")
         if not isinstance(content, str):
-            raise DataError(f"{where}: turn {number} ({role}) has content {json.dumps(content, default=str)[:40]}, not text")
+            raise DataError(
+                f"{where}: turn {number} ({role}) has content {json.dumps(content, default=str)[:40]}, not "
+                "text"
+            )
         if role == "system" and number != 1:
             raise DataError(f"{where}: turn {number} is a system turn; only the first turn may be")
         out.append({"role": role, "content": content})
@@ -126,13 +142,15 @@ def _sharegpt(turns: list, where: str) -> list[dict]:
     for number, turn in enumerate(turns, start=1):
         speaker = str(turn.get("from", "")).lower()
         if speaker not in SPEAKERS:
-            raise DataError(f"{where}: turn {number} is from {turn.get('from')!r}; ShareGPT speakers are "
-                            "system, human, gpt")  # fmt: skip
+            raise DataError(
+                f"{where}: turn {number} is from {turn.get('from')!r}; ShareGPT speakers are "
+                "system, human, gpt"
+            )
         messages.append({"role": SPEAKERS[speaker], "content": turn.get("value")})
     return messages
 
 
-def _conversation(record: dict, fmt: str, columns: Columns, where: str) -> Optional[list[dict]]:
+def _conversation(record: dict, fmt: str, columns: Columns, where: str) -> list[dict] | None:
     """The record's turns in `messages` form, or None where it is prompt/completion data."""
     if fmt in ("messages", "sharegpt"):
         column = _turn_list_column(record, columns)
@@ -144,11 +162,15 @@ def _conversation(record: dict, fmt: str, columns: Columns, where: str) -> Optio
     if fmt == "prompt_completion" and isinstance(record.get(columns.prompt), list):
         # TRL's conversational prompt/completion: both lists of turns.
         completion = record.get(columns.completion) or []
-        return _turns(record, columns.prompt, where) + (_turns(record, columns.completion, where) if completion else [])
+        return _turns(record, columns.prompt, where) + (
+            _turns(record, columns.completion, where) if completion else []
+        )
     if fmt == "alpaca" and record.get("system"):
-        return [{"role": "system", "content": _text(record, "system", where)},
-                {"role": "user", "content": _alpaca_prompt(record, where)},
-                {"role": "assistant", "content": _text(record, "output", where)}]  # fmt: skip
+        return [
+            {"role": "system", "content": _text(record, "system", where)},
+            {"role": "user", "content": _alpaca_prompt(record, where)},
+            {"role": "assistant", "content": _text(record, "output", where)},
+        ]
     return None
 
 
@@ -171,7 +193,7 @@ def to_example(record: dict, where: str, fmt: str, columns: Columns = Columns())
         }
     elif fmt == "alpaca":
         example = {"prompt": _alpaca_prompt(record, where), "completion": _text(record, "output", where)}
-    elif fmt == "text":
+    elif RENAMED.get(fmt, fmt) == "mistral":
         match = SEED_TEXT.match(_text(record, "text", where))
         if match is None:
             raise DataError(f"{where}: 'text' is not in the form '<s>[INST] prompt [/INST] completion </s>'")
@@ -196,10 +218,11 @@ def no_format(record: dict, where: str, columns: Columns) -> DataError:
     )
 
 
-def read_examples(source: str, split: str = "train", data_format: DataFormat = "auto",
-                  columns: Columns = Columns()) -> list[dict]:  # fmt: skip
+def read_examples(
+    source: str, split: str = "train", data_format: DataFormat = "auto", columns: Columns = Columns()
+) -> list[dict]:
     """A source's examples, all in one format: `data_format`, or the first record's (`detect`)."""
-    examples, fmt = [], None if data_format == "auto" else data_format
+    examples, fmt = [], None if data_format == "auto" else RENAMED.get(data_format, data_format)
     for record, where in iter_records(source, split):
         if fmt is None:
             fmt = detect(record, columns)

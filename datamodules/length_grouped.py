@@ -6,7 +6,7 @@ real tokens, length-grouped ones 99% (docs/benchmarks.md).
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 

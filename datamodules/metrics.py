@@ -25,8 +25,9 @@ from __future__ import annotations
 import functools
 import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any
 
 from torchmetrics import Metric, MetricCollection
 
@@ -50,7 +51,7 @@ class MetricSpec:
     settings: dict = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, spec: Union[str, dict[str, Any]]) -> "MetricSpec":
+    def parse(cls, spec: str | dict[str, Any]) -> MetricSpec:
         if isinstance(spec, str):
             spec = {"name": spec}
         spec = dict(spec)
@@ -58,16 +59,22 @@ class MetricSpec:
         if "class_path" in spec:
             target, settings = _import(spec.pop("class_path")), dict(spec.pop("init_args", None) or {})
             if spec:
-                raise ValueError(f"metrics: unknown setting(s) {sorted(spec)} beside class_path (use init_args)")
+                raise ValueError(
+                    f"metrics: unknown setting(s) {sorted(spec)} beside class_path (use init_args)"
+                )
             if isinstance(target, type) and issubclass(target, Metric):
                 return cls(key or _snake(target.__name__), functools.partial(target, **settings), settings)
             if callable(target):  # a scoring function (prediction, reference) -> float
                 fn = functools.partial(target, **settings) if settings else target
-                return cls(key or getattr(target, "__name__", "score"), functools.partial(MeanScore, fn), settings)
+                return cls(
+                    key or getattr(target, "__name__", "score"), functools.partial(MeanScore, fn), settings
+                )
             raise ValueError(f"metrics: {target!r} is neither a torchmetrics Metric nor a scoring function")
         name = spec.pop("name", None)
         if name not in BUILT_INS:
-            raise ValueError(f"metrics: unknown metric {name!r}; built-in: {', '.join(BUILT_INS)}, or a class_path")
+            raise ValueError(
+                f"metrics: unknown metric {name!r}; built-in: {', '.join(BUILT_INS)}, or a class_path"
+            )
         if name == "number_error":
             spec.setdefault("key", key or name)
         return cls(key or name, functools.partial(BUILT_INS[name], **spec), spec)
@@ -91,7 +98,7 @@ def _keys_of(metric: Metric) -> set[str]:
     return set(value) if isinstance(value, dict) else set()
 
 
-def example_score(metric: Metric, prediction: str, reference: str) -> Union[float, dict[str, float]]:
+def example_score(metric: Metric, prediction: str, reference: str) -> float | dict[str, float]:
     """One generation's score by `metric`: its own `example_score`, else the metric of that one example."""
     if hasattr(metric, "example_score"):
         return metric.example_score(prediction, reference)
@@ -112,16 +119,20 @@ class NamedMetrics:
         self.specs = specs
         self.scorers = [(s.key, s.make()) for s in specs]  # built once: the per-example scores
 
-    def build(self, own: Optional[Metric] = None) -> MetricCollection:
+    def build(self, own: Metric | None = None) -> MetricCollection:
         metrics = {spec.key: spec.make() for spec in self.specs}
         if own is not None:
             taken = set(metrics) & _keys_of(own)
-            if taken:  # torchmetrics would rename the task's keys (`task_mae`), and a monitored key would vanish
-                raise ValueError(f"metrics: key(s) {sorted(taken)} are the task's own metric's; set another `key`")
+            if (
+                taken
+            ):  # torchmetrics would rename the task's keys (`task_mae`), and a monitored key would vanish
+                raise ValueError(
+                    f"metrics: key(s) {sorted(taken)} are the task's own metric's; set another `key`"
+                )
             metrics = {"task": own, **metrics}
         return MetricCollection(metrics, compute_groups=False)
 
-    def scores(self, prediction: str, reference: Optional[str]) -> dict[str, float]:
+    def scores(self, prediction: str, reference: str | None) -> dict[str, float]:
         if reference is None:
             return {}
         out = {}
@@ -130,10 +141,13 @@ class NamedMetrics:
             out.update(value if isinstance(value, dict) else {key: value})
         return out
 
-    def reference_problems(self, reference: Optional[str]) -> list[str]:
+    def reference_problems(self, reference: str | None) -> list[str]:
         """Why a reference cannot be scored by some metric (None: no reference at all)."""
         if reference is None:
-            return ["no reference (a last assistant turn, a completion or `reference`) to score generations against"]
+            return [
+                "no reference (a last assistant turn, a completion or `reference`) to score generations "
+                "against"
+            ]
         problems = []
         for key, metric in self.scorers:
             check = getattr(metric, "reference_problem", None)

@@ -51,8 +51,10 @@ def check_items(items: list[dict], split: str, tokenizer, max_length: int, train
     eos, total = tokenizer.eos_token_id, len(items)
     unanswered = [i for i in items if not i["spans"]]
     if unanswered:
-        raise DataError(f"{_named(unanswered, total, split)}: the conversation has no assistant turn to "
-                        f"{'train on' if train else 'score'}")  # fmt: skip
+        raise DataError(
+            f"{_named(unanswered, total, split)}: the conversation has no assistant turn to "
+            f"{'train on' if train else 'score'}"
+        )
     cut_away = [i for i in items if i["truncated"] and i["spans"][0][0] >= max_length]
     if cut_away:
         longest = max(i["spans"][0][0] for i in cut_away)
@@ -105,8 +107,10 @@ def check_items(items: list[dict], split: str, tokenizer, max_length: int, train
         raise DataError(f"{_named(empty, total, split)}: empty completion, nothing to train on but the EOS")
     system = [i for i in items if i.get("system_trained")]
     if system:
-        raise DataError(f"{_named(system, total, split)}: the system prompt is among the trained tokens; "
-                        "the chat template writes it inside an assistant turn")  # fmt: skip
+        raise DataError(
+            f"{_named(system, total, split)}: the system prompt is among the trained tokens; "
+            "the chat template writes it inside an assistant turn"
+        )
     warn_cut(items, split, max_length)
 
 
@@ -195,7 +199,7 @@ def check_all(datamodule, splits: list[str]) -> None:
 
 
 def distinct(items: list[dict]) -> str:
-    """" (6 distinct)" where an evaluation set repeats a prompt: a held-out figure counts distinct items."""
+    """ " (6 distinct)" where an evaluation set repeats a prompt: a held-out figure counts distinct items."""
     count = len({tuple(i.get("prompt_ids") or i["input_ids"]) for i in items})
     return f" ({count} distinct)" if count < len(items) else ""
 
@@ -206,8 +210,10 @@ def preflight(datamodule, splits: list[str]) -> None:
     tokenizer, max_length = datamodule.tokenizer, datamodule.max_length
     train = datamodule.datasets["train"]
     rank_zero_info(describe(train[0], tokenizer, "train", 0, len(train)))
-    sizes = ", ".join(f"{len(datamodule.datasets[s])} {s}" + ("" if s == "train" else distinct(datamodule.datasets[s]))
-                      for s in splits)  # fmt: skip
+    sizes = ", ".join(
+        f"{len(datamodule.datasets[s])} {s}" + ("" if s == "train" else distinct(datamodule.datasets[s]))
+        for s in splits
+    )
     longest = max(i["length"] for s in splits for i in datamodule.datasets[s])
     rank_zero_info(
         f"lit: pre-flight passed: {sizes} examples, longest {longest} tokens (max_length {max_length})"

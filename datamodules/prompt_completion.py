@@ -1,16 +1,16 @@
 """The shared data module for prompt -> completion and chat tasks: read, render, tokenize, mask, batch.
 
-A task subclass supplies its examples (`generate_examples`) and the evaluation hooks of the task
-contract (`modules.task.Task`: evaluation sets, its own metric and per-example score, reference);
-everything about formats, prompts, conversations, labels and padding lives here, and so do the
-metrics a config names (`metrics`), added to the task's own.
+A task's data module supplies its examples (`generate_examples`) and how they are scored (`own_task`, a
+`modules.task.Task`: evaluation sets, its metric and per-example score, reference); everything about
+formats, prompts, conversations, labels and padding lives here, and so do the metrics a config names
+(`metrics`), which `task` adds to the task's own.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import lightning as L
 import torch
@@ -29,7 +29,7 @@ from modules.task import Task
 from modules.tokenizer import load_tokenizer
 
 
-class PromptCompletionDataModule(L.LightningDataModule, Task):
+class PromptCompletionDataModule(L.LightningDataModule):
     """Prompt -> completion data with the loss on the completion, or conversations with the loss on
     the assistant turns (`datamodules.chat`); files in any format of `datamodules.formats`.
 
@@ -54,7 +54,8 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         group_by_length: batch training examples of similar length together (less padding, in an
             order fixed by the seed: `LengthGroupedSampler`); False draws batches uniformly at random.
         data_format: the records' format (`datamodules.formats`): "auto" reads it from each file's
-            first record; "messages", "sharegpt", "alpaca", "prompt_completion" or "text" insist.
+            first record; "messages", "sharegpt", "alpaca", "prompt_completion" or "mistral" (old name
+            "text") insist.
         prompt_column: the field holding the prompt (prompt/completion data).
         completion_column: the field holding the completion.
         messages_column: the field holding a conversation's turns (role/content or ShareGPT's
@@ -73,23 +74,23 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
     def __init__(
         self,
         tokenizer: str = "smollm2-135m-instruct",
-        train_file: Optional[str] = None,
-        val_file: Optional[str] = None,
-        test_file: Optional[str] = None,
-        predict_file: Optional[str] = None,
+        train_file: str | None = None,
+        val_file: str | None = None,
+        test_file: str | None = None,
+        predict_file: str | None = None,
         batch_size: int = 8,
-        eval_batch_size: Optional[int] = None,
+        eval_batch_size: int | None = None,
         max_length: int = 256,
-        chat_template: Optional[Union[bool, str]] = None,
+        chat_template: bool | str | None = None,
         num_workers: int = 0,
         trust_remote_code: bool = False,
         group_by_length: bool = True,
         data_format: DataFormat = "auto",
         prompt_column: str = "prompt",
         completion_column: str = "completion",
-        messages_column: Optional[str] = None,
+        messages_column: str | None = None,
         assistant_turns: AssistantTurns = "all",
-        metrics: Optional[list[Union[str, dict[str, Any]]]] = None,
+        metrics: list[str | dict[str, Any]] | None = None,
         packing: bool = False,
     ):
         super().__init__()
@@ -111,34 +112,31 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         self.metric_specs = [MetricSpec.parse(spec) for spec in metrics or []]  # bad names fail here
         self.named_metrics = NamedMetrics(self.metric_specs) if self.metric_specs else None
         self.packing = packing
+        self.own_task = Task()  # a task's data module sets its own: sets, metric, score, reference
         self.tokenizer = None
         self.datasets: dict[str, list[dict]] = {}
         self.checked = False  # the pre-flight runs once, at the first `fit` setup
 
-    # ---------------------------------------------------------------- task hooks (and `Task`'s)
-    def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
+    # ---------------------------------------------------------------- the task
+    def generate_examples(self, split: str) -> list[dict]:
         """Examples for a split that has no file; tasks without a generator need files."""
         raise DataError(f"{type(self).__name__} has no generator: set `{split}_file`")
 
-    def task_metric(self):
-        """The task's own metric (a torchmetrics Metric on generated texts and references), or None."""
-        return None
-
-    def task_score(self, completion: str, reference: str) -> Optional[float]:
-        """One generation's score by the task's own measure, or None."""
-        return None
-
-    def build_metric(self):
-        """The task's metric and the configured `metrics`, as one Metric that logs all their keys."""
-        own = self.task_metric()
-        return own if self.named_metrics is None else self.named_metrics.build(own)
-
-    def score(self, completion: str, reference: str):
-        """The task's score, or with configured `metrics` a dict of every metric's score of this generation."""
-        own = self.task_score(completion, reference)
-        if self.named_metrics is None:
+    @property
+    def task(self) -> Task:
+        """The task's scoring with the configured `metrics` added (`modules.task`: what the model reads)."""
+        own, named = self.own_task, self.named_metrics
+        if named is None:
             return own
-        return {**({"score": own} if own is not None else {}), **self.named_metrics.scores(completion, reference)}
+
+        def metric():  # one Metric logging the task's keys and every configured metric's
+            return named.build(own.build_metric())
+
+        def score(completion: str, reference: str) -> dict[str, float]:
+            value = own.score_of(completion, reference)
+            return {**({"score": value} if value is not None else {}), **named.scores(completion, reference)}
+
+        return Task(eval_sets=own.eval_sets, metric=metric, score=score, reference=own.reference)
 
     # ---------------------------------------------------------------- rendering
     def prepare_split(self, split: str) -> list[dict]:
@@ -151,9 +149,9 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
 
     def setup(self, stage: str) -> None:
         splits = {
-            "fit": ["train", *self.eval_sets["validate"]],
-            "validate": self.eval_sets["validate"],
-            "test": self.eval_sets["test"],
+            "fit": ["train", *self.own_task.eval_sets["validate"]],
+            "validate": self.own_task.eval_sets["validate"],
+            "test": self.own_task.eval_sets["test"],
             "predict": ["predict"],
         }[stage]
         for split in splits:
@@ -165,13 +163,15 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
             preflight(self, splits)  # before the model loads: bad data fails in seconds
             self.checked = True
 
-    def load_examples(self, split: str, epoch: int = 0) -> list[dict]:
+    def load_examples(self, split: str) -> list[dict]:
         source = self.files.get(split)
         if source is None:
             if split == "predict":
-                raise DataError("predict needs `data.predict_file`: records with `prompt` (and `reference`), "
-                                "or conversations (`messages`) to continue")  # fmt: skip
-            examples = self.generate_examples(split, epoch)
+                raise DataError(
+                    "predict needs `data.predict_file`: records with `prompt` (and `reference`), "
+                    "or conversations (`messages`) to continue"
+                )
+            examples = self.generate_examples(split)
         else:
             split_name = "validation" if split == "val" else split
             examples = read_examples(source, split_name, self.data_format, self.columns)
@@ -180,7 +180,7 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         return examples
 
     @cached_property
-    def template_text(self) -> Optional[str]:
+    def template_text(self) -> str | None:
         """The configured Jinja chat template, or None: the tokenizer's."""
         if not isinstance(self.chat_template, str):
             return None
@@ -204,7 +204,8 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
             return self.tokenizer.apply_chat_template(
                 messages, chat_template=self.template_text, add_generation_prompt=True, tokenize=False
             )
-        # The reference experiment's raw format; a BOS only where the tokenizer has one distinct from EOS (not GPT-2).
+        # The reference experiment's raw format; a BOS only where the tokenizer has one distinct from EOS (not
+        # GPT-2).
         tok = self.tokenizer
         bos = tok.bos_token if tok.bos_token and tok.bos_token != tok.eos_token else ""
         return f"{bos}[INST] {prompt} [/INST]"
@@ -221,7 +222,8 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         prompt_text = self.render_prompt(example["prompt"])
         prompt_ids = self._encode(prompt_text)
         completion = example["completion"]
-        # The reference experiment's "[/INST] cinco": one space after the prompt unless the template ends in whitespace.
+        # The reference experiment's "[/INST] cinco": one space after the prompt unless the template ends in
+        # whitespace.
         separator = "" if prompt_text[-1:].isspace() else " "
         full_ids = self._encode(prompt_text + separator + completion) if completion else prompt_ids
         if full_ids[: len(prompt_ids)] == prompt_ids:
@@ -239,7 +241,7 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
             "labels": labels[: self.max_length],
             "prompt_ids": prompt_ids,
             "prompt": example["prompt"],
-            "reference": self.reference(example),
+            "reference": self.own_task.reference(example),
             "truncated": len(input_ids) > self.max_length,
             "length": len(input_ids),
             "where": example.get("where", "generated"),
@@ -247,15 +249,21 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         }
 
     def tokenize_chat(self, example: dict) -> dict:
-        """A conversation: trained assistant turns (`assistant_turns`), the last one's answer the reference."""
+        """A conversation: trained assistant turns (`assistant_turns`), the last answer the reference."""
         where = example.get("where", "generated")
         if not self.uses_chat_template:
             raise DataError(
                 f"{where}: a conversation needs a chat template, and tokenizer {self.tokenizer_source!r} has "
                 "none (or chat_template is off): set data.init_args.chat_template to a Jinja template"
             )
-        return conversation_item(self.tokenizer, example, self.assistant_turns, self.template_text, self.max_length,
-                                 self.reference)  # fmt: skip
+        return conversation_item(
+            self.tokenizer,
+            example,
+            self.assistant_turns,
+            self.template_text,
+            self.max_length,
+            self.own_task.reference,
+        )
 
     def tokenize_all(self, examples: list[dict], split: str) -> list[dict]:
         items = []
@@ -273,12 +281,18 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         longest_prompt = max(len(i["prompt_ids"]) for i in items)
         batch = {
             # Training sequences pad on the right; generation prompts on the left.
-            "input_ids": torch.tensor([i["input_ids"] + [pad] * (longest - len(i["input_ids"])) for i in items]),
-            "labels": torch.tensor([i["labels"] + [IGNORE_INDEX] * (longest - len(i["labels"])) for i in items]),
+            "input_ids": torch.tensor(
+                [i["input_ids"] + [pad] * (longest - len(i["input_ids"])) for i in items]
+            ),
+            "labels": torch.tensor(
+                [i["labels"] + [IGNORE_INDEX] * (longest - len(i["labels"])) for i in items]
+            ),
             "attention_mask": torch.tensor(
                 [[1] * len(i["input_ids"]) + [0] * (longest - len(i["input_ids"])) for i in items]
             ),
-            "prompt_ids": torch.tensor([[pad] * (longest_prompt - len(i["prompt_ids"])) + i["prompt_ids"] for i in items]),
+            "prompt_ids": torch.tensor(
+                [[pad] * (longest_prompt - len(i["prompt_ids"])) + i["prompt_ids"] for i in items]
+            ),
             "prompt_mask": torch.tensor(
                 [[0] * (longest_prompt - len(i["prompt_ids"])) + [1] * len(i["prompt_ids"]) for i in items]
             ),
@@ -311,7 +325,9 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
             "input_ids": torch.tensor([input_ids]),
             "labels": torch.tensor([labels]),
             "position_ids": torch.tensor([positions]),
-            "attention_mask": torch.ones(1, len(input_ids), dtype=torch.long),  # counted as real tokens, never passed
+            "attention_mask": torch.ones(
+                1, len(input_ids), dtype=torch.long
+            ),  # counted as real tokens, never passed
         }
         batch["logit_positions"] = trained_positions(batch["labels"])  # one row: exactly the trained ones
         return batch
@@ -322,9 +338,15 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
             if shuffle and self.group_by_length:
                 lengths = [len(item["input_ids"]) for item in self.datasets[split]]
                 sampler = LengthGroupedSampler(lengths, self.batch_size, seed=seed)
-            return ResumableLoader(self.datasets[split], batch_size=self.batch_size, seed=seed, shuffle=shuffle,
-                                   sampler=sampler, collate_fn=self.collate_packed if self.packing else self.collate,
-                                   num_workers=self.num_workers)  # fmt: skip
+            return ResumableLoader(
+                self.datasets[split],
+                batch_size=self.batch_size,
+                seed=seed,
+                shuffle=shuffle,
+                sampler=sampler,
+                collate_fn=self.collate_packed if self.packing else self.collate,
+                num_workers=self.num_workers,
+            )
         return DataLoader(
             self.datasets[split],
             batch_size=self.eval_batch_size,
@@ -338,11 +360,11 @@ class PromptCompletionDataModule(L.LightningDataModule, Task):
         return self._loader("train", shuffle=True)
 
     def val_dataloader(self):
-        loaders = [self._loader(name, shuffle=False) for name in self.eval_sets["validate"]]
+        loaders = [self._loader(name, shuffle=False) for name in self.own_task.eval_sets["validate"]]
         return loaders[0] if len(loaders) == 1 else loaders
 
     def test_dataloader(self):
-        loaders = [self._loader(name, shuffle=False) for name in self.eval_sets["test"]]
+        loaders = [self._loader(name, shuffle=False) for name in self.own_task.eval_sets["test"]]
         return loaders[0] if len(loaders) == 1 else loaders
 
     def predict_dataloader(self) -> DataLoader:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 from modules.errors import UserInputError
 
@@ -115,7 +115,10 @@ def iter_saved_dataset(path: Path, split: str) -> Iterator[tuple[dict, str]]:
 
 
 # What a split is called elsewhere: lit's `val` is often `validation`, and the reverse.
-SPLIT_NAMES = {"validation": ("validation", "val", "valid", "dev"), "val": ("val", "validation", "valid", "dev")}
+SPLIT_NAMES = {
+    "validation": ("validation", "val", "valid", "dev"),
+    "val": ("val", "validation", "valid", "dev"),
+}
 
 
 def _pick_split(splits, split: str, label: str):
@@ -156,7 +159,7 @@ def iter_records(source: str, split: str = "train") -> Iterator[tuple[dict, str]
     yield from _iter_dataset(name, named_split or split, label=source)
 
 
-def _iter_dataset(name: str, split: str, data_files: Optional[str] = None, label: str = "") -> Iterator:
+def _iter_dataset(name: str, split: str, data_files: str | None = None, label: str = "") -> Iterator:
     import datasets
 
     # One data file is one split, whatever lit calls it; a name or folder may call `val` `validation`.

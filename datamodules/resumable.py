@@ -10,7 +10,7 @@ run resumed mid-epoch trains on exactly the batches the interrupted run had not 
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -33,9 +33,12 @@ class ResumableSampler(DistributedSampler):
     def __init__(self, dataset, seed: int, shuffle: bool = True):
         distributed = dist.is_available() and dist.is_initialized()
         super().__init__(
-            dataset, num_replicas=dist.get_world_size() if distributed else 1,
-            rank=dist.get_rank() if distributed else 0, shuffle=shuffle, seed=seed,
-        )  # fmt: skip
+            dataset,
+            num_replicas=dist.get_world_size() if distributed else 1,
+            rank=dist.get_rank() if distributed else 0,
+            shuffle=shuffle,
+            seed=seed,
+        )
         self.start = 0  # indices of this epoch's share to skip, once (set by a resume)
 
     def __iter__(self):
@@ -58,8 +61,15 @@ class ResumableLoader(DataLoader):
         **kwargs: passed to `DataLoader` (collate_fn, num_workers, ...).
     """
 
-    def __init__(self, dataset, batch_size: int = 1, seed: Optional[int] = None, shuffle: bool = True,
-                 sampler=None, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        dataset,
+        batch_size: int = 1,
+        seed: int | None = None,
+        shuffle: bool = True,
+        sampler=None,
+        **kwargs,
+    ):
         seed = default_seed() if seed is None else seed
         if sampler is None:
             sampler = ResumableSampler(dataset, seed, shuffle)
@@ -68,7 +78,7 @@ class ResumableLoader(DataLoader):
         super().__init__(dataset, batch_size=batch_size, sampler=sampler, **kwargs)
         self.seed = seed
         self._position = {"epoch": 0, "batches": 0}
-        self._resume: Optional[dict] = None
+        self._resume: dict | None = None
 
     def __iter__(self):
         # A generator: the sampler's epoch is read at the first batch, after Lightning's `set_epoch`.

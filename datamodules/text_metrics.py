@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from torchmetrics import Metric
@@ -30,7 +30,7 @@ def normalize(text: str) -> str:
 NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 
 
-def first_number(text: str) -> Optional[float]:
+def first_number(text: str) -> float | None:
     """The first number written with digits: "about 1,234.5 km" -> 1234.5; None if there is none."""
     match = NUMBER.search(text)
     return None if match is None else float(match.group().replace(",", ""))
@@ -85,7 +85,7 @@ class NumberError(Metric):
             self.add_state(name, default=torch.tensor(0, dtype=dtype), dist_reduce_fx="sum")
 
     @staticmethod
-    def reference_problem(reference: str) -> Optional[str]:
+    def reference_problem(reference: str) -> str | None:
         return None if first_number(reference) is not None else "has no number written with digits"
 
     def example_score(self, prediction: str, reference: str) -> float:
@@ -116,11 +116,13 @@ class RegexMatch(MeanScore):
     def __init__(self, pattern: str, group: int = 1, ignore_case: bool = False, **kwargs):
         self.regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
         if group > self.regex.groups:
-            raise ValueError(f"regex_match: pattern {pattern!r} has {self.regex.groups} group(s), not group {group}")
+            raise ValueError(
+                f"regex_match: pattern {pattern!r} has {self.regex.groups} group(s), not group {group}"
+            )
         self.group, self.ignore_case = group, ignore_case
         super().__init__(self._score, **kwargs)
 
-    def _extract(self, text: str) -> Optional[str]:
+    def _extract(self, text: str) -> str | None:
         match = self.regex.search(text)
         return None if match is None or match.group(self.group) is None else match.group(self.group).strip()
 

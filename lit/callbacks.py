@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
 
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback
@@ -58,7 +57,7 @@ class TokenThroughput(Callback):
         log_every_n_steps: how often to log the rate; None follows the Trainer's setting.
     """
 
-    def __init__(self, log_every_n_steps: Optional[int] = None):
+    def __init__(self, log_every_n_steps: int | None = None):
         self.log_every_n_steps = log_every_n_steps
 
     def on_fit_start(self, trainer, pl_module):
@@ -87,10 +86,14 @@ class TokenThroughput(Callback):
 
     def _eval_summary(self, what: str, trainer, pl_module, seconds: float, prefix: str) -> None:
         generated = getattr(pl_module, "generated_tokens", 0) - self._eval_tokens_start
-        speed = f", {generated} generated tokens, {generated / max(seconds, 1e-9):.0f} tokens/s" if generated else ""
+        speed = (
+            f", {generated} generated tokens, {generated / max(seconds, 1e-9):.0f} tokens/s"
+            if generated
+            else ""
+        )
         rank_zero_info(
-            f"lit: {what} finished in {seconds:.1f} s{speed} ({device_description(trainer.strategy.root_device)})"
-            + _metrics_text(trainer, prefix)
+            f"lit: {what} finished in {seconds:.1f} s{speed} "
+            f"({device_description(trainer.strategy.root_device)})" + _metrics_text(trainer, prefix)
         )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -112,7 +115,8 @@ class TokenThroughput(Callback):
         train_seconds = seconds - self._eval_seconds
         rank_zero_info(
             f"lit: fit finished in {seconds / 60:.1f} min ({train_seconds / 60:.1f} training): "
-            f"{self._total_tokens} training tokens, {self._total_tokens / max(train_seconds, 1e-9):.0f} tokens/s, "
+            f"{self._total_tokens} training tokens, {self._total_tokens / max(train_seconds, 1e-9):.0f} "
+            "tokens/s, "
             f"peak memory {peak_memory_gib(pl_module.device):.2f} GiB "
             f"({device_description(trainer.strategy.root_device)})" + _metrics_text(trainer, "val", "last ")
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 import pickle
 import sys
-from typing import Optional
+from pathlib import Path
 
+import torch
 from jsonargparse import lazy_instance
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_info
@@ -35,7 +36,9 @@ class SaveConfigToRun(SaveConfigCallback):
 
 
 # Model arguments that only say how to generate: a checkpoint's hyperparameters never override them.
-DECODING_SETTINGS = ("num_beams", "max_new_tokens", "log_generations", "merge_lora_for_generation", "eval_memory_gib")
+DECODING_SETTINGS = ("num_beams", "max_new_tokens", "log_generations", "eval_memory_gib")
+# Model settings lit no longer has: a checkpoint that recorded one still loads (the setting is dropped).
+RETIRED_SETTINGS = ("merge_lora_for_generation",)
 
 
 class LitCLI(LightningCLI):
@@ -45,9 +48,11 @@ class LitCLI(LightningCLI):
         # Model code from the hub runs only where a config says so, for the tokenizer as for the model.
         parser.link_arguments("model.init_args.trust_remote_code", "data.init_args.trust_remote_code")
         parser.add_argument(
-            "--validate_before_fit", type=bool, default=False,
+            "--validate_before_fit",
+            type=bool,
+            default=False,
             help="Score the untrained model on the validation sets first (the 'before' of before/after).",
-        )  # fmt: skip
+        )
         parser.add_lightning_class_args(TokenThroughput, "throughput")  # always on
         # W&B by default, written once here instead of in every config: into `default_root_dir`
         # (`lit.trainer.Trainer`), offline without credentials; `--trainer.logger false` turns it off.
@@ -62,7 +67,7 @@ class LitCLI(LightningCLI):
         args = model.get("init_args") or {}
         decoding = {key: args[key] for key in DECODING_SETTINGS if key in args}
         try:
-            super()._parse_ckpt_path()
+            self._parse_checkpoint_hyperparameters()
             for key, value in decoding.items():
                 self.config[self.config.subcommand]["model"]["init_args"][key] = value
         except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
@@ -71,6 +76,28 @@ class LitCLI(LightningCLI):
             if friendly is None:
                 raise
             raise friendly from None
+
+    def _parse_checkpoint_hyperparameters(self) -> None:
+        """LightningCLI's `_parse_ckpt_path`, less the settings lit retired (an older checkpoint loads)."""
+        if not self.config.get("subcommand"):
+            return
+        path = self.config[self.config.subcommand].get("ckpt_path")
+        if not path or not Path(path).is_file():
+            return
+        hparams = torch.load(path, weights_only=True, map_location="cpu").get("hyper_parameters", {})
+        hparams.pop("_instantiator", None)
+        for key in RETIRED_SETTINGS:
+            if hparams.pop(key, None) is not None:
+                rank_zero_info(f"lit: {path} records `{key}`, a setting lit no longer has: ignored")
+        if not hparams:
+            return
+        if "_class_path" in hparams:
+            hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        try:
+            self.config = self.parser.parse_object({self.config.subcommand: {"model": hparams}}, self.config)
+        except SystemExit:
+            sys.stderr.write("Parsing of ckpt_path hyperparameters failed!\n")
+            raise
 
     def before_fit(self) -> None:
         config = self.config_init.get(self.subcommand, self.config_init)
@@ -86,10 +113,14 @@ class LitCLI(LightningCLI):
 
 
 # lit's own commands beside LightningCLI's fit/validate/test/predict: name -> "module:function(argv)".
-COMMANDS = {"data": "lit.data_command:data_main", "report": "lit.report:report_main", "export": "lit.export:export_main"}
+COMMANDS = {
+    "data": "lit.data:data_main",
+    "report": "lit.report:report_main",
+    "export": "lit.export:export_main",
+}
 
 
-def cli_main(args: Optional[list[str]] = None, run: bool = True) -> Optional[LitCLI]:
+def cli_main(args: list[str] | None = None, run: bool = True) -> LitCLI | None:
     """Entry point of `python -m lit`; tests call it with an argument list (`run=False`: build the
     model, data and Trainer from the arguments, without a subcommand, and stop there)."""
     argv = sys.argv[1:] if args is None else list(args)

@@ -1,7 +1,9 @@
-"""DeepSpeed on any device, CPU processes included: Lightning's `DeepSpeedStrategy`, less its CUDA-only checks.
+"""DeepSpeed on any device, CPU processes included: Lightning's `DeepSpeedStrategy`, less its CUDA-only
+checks.
 
 Lightning refuses DeepSpeed without CUDA ("The DeepSpeed strategy is only supported on CUDA GPUs but
-`CPUAccelerator` is used"), then checks CPU device indices as GPU ones, and hands DeepSpeed `device_rank=None`,
+`CPUAccelerator` is used"), then checks CPU device indices as GPU ones, and hands DeepSpeed
+`device_rank=None`,
 which DeepSpeed's engine compares with 0. DeepSpeed itself runs on CPUs (its CPU accelerator, over gloo), so
 on CPU processes this strategy initialises the process group as DDP does and gives each process the index of
 its rank; on GPUs it is Lightning's strategy unchanged. ZeRO-2 on 2 CPU processes is tested

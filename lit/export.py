@@ -18,7 +18,6 @@ import inspect
 import json
 import shutil
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -81,7 +80,7 @@ def dense_base_state(model) -> dict[str, torch.Tensor]:
     return state
 
 
-def merge(module, adapter_dir: Optional[Path]):
+def merge(module, adapter_dir: Path | None):
     """A plain full-precision transformers model equal to the trained one (adapter merged)."""
     from transformers import AutoModelForCausalLM
 
@@ -98,14 +97,19 @@ def merge(module, adapter_dir: Optional[Path]):
     tied = set(getattr(dense, "_tied_weights_keys", None) or {})
     missing = [k for k in missing if k not in tied and not k.endswith("lm_head.weight")]
     if missing or unexpected:
-        raise RuntimeError(f"export: base weights do not fit the architecture: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise RuntimeError(
+            f"export: base weights do not fit the architecture: missing {missing[:5]}, unexpected "
+            f"{unexpected[:5]}"
+        )
     # Non-persistent buffers (rotary frequencies) are in no state dict: take the trained model's.
     base = trained.get_base_model() if hasattr(trained, "get_base_model") else trained
     buffers = {name.replace(".base_layer", ""): b for name, b in base.named_buffers()}
     for name, buffer in list(dense.named_buffers()):
         if buffer.is_meta:
             owner, _, key = name.rpartition(".")
-            dense.get_submodule(owner).register_buffer(key, buffers[name].detach().float().clone(), persistent=False)
+            dense.get_submodule(owner).register_buffer(
+                key, buffers[name].detach().float().clone(), persistent=False
+            )
     dense.tie_weights()
     if adapter_dir is None:
         return dense.eval()
@@ -172,7 +176,9 @@ def compare(reference, candidate, batches, tokenizer, max_new_tokens: int) -> di
         out_a = reference.generate(input_ids=ids, attention_mask=mask, **kwargs)[:, ids.shape[1] :]
         out_b = candidate.generate(input_ids=ids, attention_mask=mask, **kwargs)[:, ids.shape[1] :]
         for x, y in zip(out_a, out_b):
-            same += int(tokenizer.decode(x, skip_special_tokens=True) == tokenizer.decode(y, skip_special_tokens=True))
+            same += int(
+                tokenizer.decode(x, skip_special_tokens=True) == tokenizer.decode(y, skip_special_tokens=True)
+            )
             total += 1
     return {"prompts": total, "same_greedy_output": same, "max_abs_logit_diff": worst}
 
@@ -201,8 +207,15 @@ def check_saved_weights(merged, merged_dir: Path, dtype: torch.dtype) -> None:
             raise ExportCheckError(f"export: {merged_dir} holds other weights than the merged model ({name})")
 
 
-def export(ckpt_path: str, out: str, num_prompts: int = 8, atol: float = 1e-3, prompts: Optional[str] = None,
-           max_new_tokens: Optional[int] = None, dtype: str = "auto") -> dict:  # fmt: skip
+def export(
+    ckpt_path: str,
+    out: str,
+    num_prompts: int = 8,
+    atol: float = 1e-3,
+    prompts: str | None = None,
+    max_new_tokens: int | None = None,
+    dtype: str = "auto",
+) -> dict:
     """Write DIR/adapter (with LoRA) and DIR/merged, check them, and return the check's figures."""
     module, checkpoint = load_trained(ckpt_path)
     save_as = saved_dtype(module, dtype)
@@ -219,15 +232,27 @@ def export(ckpt_path: str, out: str, num_prompts: int = 8, atol: float = 1e-3, p
     if merged_dir.exists():
         shutil.rmtree(merged_dir)
 
-    batches = prompt_file_batches(prompts, tokenizer, num_prompts) if prompts else held_out_batches(checkpoint, module, num_prompts)
+    batches = (
+        prompt_file_batches(prompts, tokenizer, num_prompts)
+        if prompts
+        else held_out_batches(checkpoint, module, num_prompts)
+    )
     check = compare(module.model, merged, batches, tokenizer, max_new_tokens or module.max_new_tokens)
-    check.update(atol=atol, checkpoint=str(ckpt_path), base=str(module.source), quantized_base=module.quantization is not None,
-                 compared_in="float32", saved_dtype=str(save_as).removeprefix("torch."))  # fmt: skip
+    check.update(
+        atol=atol,
+        checkpoint=str(ckpt_path),
+        base=str(module.source),
+        quantized_base=module.quantization is not None,
+        compared_in="float32",
+        saved_dtype=str(save_as).removeprefix("torch."),
+    )
     if check["same_greedy_output"] < check["prompts"] or check["max_abs_logit_diff"] > atol:
         raise ExportCheckError(
-            f"export: the merged model does not reproduce the trained one on {check['prompts']} held-out prompts: "
+            f"export: the merged model does not reproduce the trained one on {check['prompts']} held-out "
+            "prompts: "
             f"{check['prompts'] - check['same_greedy_output']} greedy outputs differ, logits differ by up to "
-            f"{check['max_abs_logit_diff']:.3g} (tolerance {atol:g}, both in fp32); nothing was written to {merged_dir}"
+            f"{check['max_abs_logit_diff']:.3g} (tolerance {atol:g}, both in fp32); nothing was written to "
+            f"{merged_dir}"
         )
     merged.to(save_as).save_pretrained(str(merged_dir), safe_serialization=True)
     tokenizer.save_pretrained(str(merged_dir))
@@ -246,12 +271,25 @@ def export_main(args: list[str]) -> None:
     parser.add_argument("--out", required=True, help="output folder: adapter/ and merged/ go there")
     parser.add_argument("--num_prompts", type=int, default=8, help="held-out prompts for the self-check")
     parser.add_argument("--atol", type=float, default=1e-3, help="largest allowed logit difference")
-    parser.add_argument("--prompts", default=None, help="JSONL with `prompt` to check on, instead of the run's data")
+    parser.add_argument(
+        "--prompts", default=None, help="JSONL with `prompt` to check on, instead of the run's data"
+    )
     parser.add_argument("--max_new_tokens", type=int, default=None, help="generation length of the check")
-    parser.add_argument("--dtype", default="auto", help="dtype of merged/: auto (the base model's), float32, bfloat16, float16")
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        help="dtype of merged/: auto (the base model's), float32, bfloat16, float16",
+    )
     options = parser.parse_args(args)
-    check = export(options.ckpt_path, options.out, options.num_prompts, options.atol, options.prompts,
-                   options.max_new_tokens, options.dtype)  # fmt: skip
+    check = export(
+        options.ckpt_path,
+        options.out,
+        options.num_prompts,
+        options.atol,
+        options.prompts,
+        options.max_new_tokens,
+        options.dtype,
+    )
     written = "adapter/ and merged/" if (Path(options.out) / "adapter").exists() else "merged/"
     print(
         f"lit: exported {written} to {options.out}; check on {check['prompts']} held-out prompts: "

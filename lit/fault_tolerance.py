@@ -13,8 +13,9 @@ import pickle
 import random
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
@@ -38,11 +39,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def __init__(self) -> None:
         super().__init__()
-        self.last_saved: Optional[str] = None  # named by the non-finite-loss message
+        self.last_saved: str | None = None  # named by the non-finite-loss message
 
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path, storage_options: Optional[Any] = None
-    ) -> None:
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if "://" in str(path):  # remote storage: an object store's upload is already all-or-nothing
             return super().save_checkpoint(checkpoint, path, storage_options)
         path = Path(path)
@@ -65,8 +64,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 os.close(folder)
         self.last_saved = str(path)
 
-    def load_checkpoint(self, path, map_location: Optional[Callable] = lambda storage, loc: storage,
-                        weights_only: Optional[bool] = None) -> dict[str, Any]:  # fmt: skip
+    def load_checkpoint(
+        self,
+        path,
+        map_location: Callable | None = lambda storage, loc: storage,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
         weights_only = True if weights_only is None else weights_only
         try:
             return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
@@ -77,7 +80,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise friendly from None
 
 
-def unreadable_checkpoint(path, error: BaseException) -> Optional[UserInputError]:
+def unreadable_checkpoint(path, error: BaseException) -> UserInputError | None:
     """The one-line message for a checkpoint torch.load refused, or None for an error of another kind."""
     if isinstance(error, FileNotFoundError):
         return UserInputError(f"checkpoint {path} does not exist")
@@ -130,11 +133,12 @@ class RngState(Callback):
 
     Checkpoints hold the states at the moment of saving (after a training step); a resumed run sets
     them right before its first batch, after model loading and anything else that drew numbers.
-    With several processes each one gets the saving process's state (not exact, see docs/guides/reliability.md).
+    With several processes each one gets the saving process's state (not exact, see
+    docs/reliability.md).
     """
 
     def __init__(self) -> None:
-        self._pending: Optional[dict] = None
+        self._pending: dict | None = None
 
     def state_dict(self) -> dict[str, Any]:
         return collect_rng_states()
@@ -156,7 +160,7 @@ def last_checkpoint_path(trainer) -> Path:
     return Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
 
 
-def find_last_checkpoint(trainer) -> Optional[Path]:
+def find_last_checkpoint(trainer) -> Path | None:
     """The newest `last*.ckpt` in this run's folders, for `--ckpt_path last`.
 
     Lightning looks only in the folder of the current logger version; a logger gives each run a new,
@@ -207,9 +211,9 @@ class LastCheckpoint(Callback):
     """
 
     def __init__(self) -> None:
-        self.evaluating_at: Optional[int] = None  # the step whose evaluation is running in fit
+        self.evaluating_at: int | None = None  # the step whose evaluation is running in fit
 
-    def _save(self, trainer) -> Optional[Path]:
+    def _save(self, trainer) -> Path | None:
         if trainer.fast_dev_run or trainer.global_step == 0:  # smoke runs write nothing; nothing trained yet
             return None
         path = last_checkpoint_path(trainer)
@@ -233,7 +237,8 @@ class LastCheckpoint(Callback):
             return
         path = last_checkpoint_path(trainer)
         rank_zero_info(
-            f"lit: the evaluation after step {self.evaluating_at} failed ({type(exception).__name__}: {exception}); "
+            f"lit: the evaluation after step {self.evaluating_at} failed ({type(exception).__name__}: "
+            f"{exception}); "
             f"the training up to that step is saved in {path}. Fix the cause, then resume with the same "
             "command plus --ckpt_path last"
         )
@@ -250,7 +255,7 @@ class SaveOnInterrupt(Callback):
     """
 
     def __init__(self) -> None:
-        self.signal: Optional[int] = None
+        self.signal: int | None = None
         self.previous_sigint = None  # the SIGINT handler before fit, put back when fit ends
 
     def on_train_start(self, trainer, pl_module) -> None:

@@ -23,9 +23,10 @@ What this strategy adds to Lightning's `ModelParallelStrategy` (FSDP2 + tensor p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 from lightning.fabric.plugins.collectives.torch_collective import default_pg_timeout
@@ -87,8 +88,8 @@ class FSDP2Strategy(ModelParallelStrategy):
         self,
         shard_unit: Callable[[nn.Module], bool] = is_transformer_block,
         reshard_after_forward: bool = True,
-        process_group_backend: Optional[str] = None,
-        timeout: Optional[timedelta] = default_pg_timeout,
+        process_group_backend: str | None = None,
+        timeout: timedelta | None = default_pg_timeout,
     ) -> None:
         super().__init__(
             data_parallel_size="auto",
@@ -171,7 +172,7 @@ class FSDP2Strategy(ModelParallelStrategy):
         return optimizer.state_dict()  # keyed by parameter index, as in one process; states sharded
 
     def save_checkpoint(
-        self, checkpoint: dict[str, Any], filepath: _PATH, storage_options: Optional[Any] = None
+        self, checkpoint: dict[str, Any], filepath: _PATH, storage_options: Any | None = None
     ):
         path = Path(self.broadcast(filepath))
         checkpoint = gather_full(checkpoint)  # on every process: each one takes part in the gathers
@@ -179,7 +180,7 @@ class FSDP2Strategy(ModelParallelStrategy):
             self.checkpoint_io.save_checkpoint(checkpoint, path, storage_options=storage_options)
         self.barrier()
 
-    def load_checkpoint(self, checkpoint_path: _PATH, weights_only: Optional[bool] = None) -> dict[str, Any]:
+    def load_checkpoint(self, checkpoint_path: _PATH, weights_only: bool | None = None) -> dict[str, Any]:
         # A one-file checkpoint, read whole by every process (Lightning's default, not ModelParallelStrategy's
         # distributed load); the weights go in through `load_model_state_dict`.
         return Strategy.load_checkpoint(self, self.broadcast(checkpoint_path), weights_only=weights_only)

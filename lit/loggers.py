@@ -6,8 +6,9 @@ import json
 import netrc
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping, Optional
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from lightning.pytorch.loggers import WandbLogger as LightningWandbLogger
@@ -61,8 +62,14 @@ class WandbLogger(LightningWandbLogger):
         **kwargs: see Lightning's `WandbLogger` (`name`, `log_model`, `tags`, ...).
     """
 
-    def __init__(self, mode: Mode = "auto", project: str = "lit", save_dir: Optional[str] = None,
-                 group: Optional[str] = None, **kwargs: Any):  # fmt: skip
+    def __init__(
+        self,
+        mode: Mode = "auto",
+        project: str = "lit",
+        save_dir: str | None = None,
+        group: str | None = None,
+        **kwargs: Any,
+    ):
         if kwargs.pop("offline", False):
             mode = "offline"
         self.wandb_mode = kwargs["mode"] = resolve_wandb_mode(mode)
@@ -100,9 +107,13 @@ class WandbLogger(LightningWandbLogger):
         return Path(self.save_dir or ".") / str(self.name) / str(self.version)
 
     @rank_zero_only
-    def log_metrics(self, metrics: Mapping[str, float], step: Optional[int] = None) -> None:
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         super().log_metrics(metrics, step)
-        numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) or getattr(v, "ndim", 1) == 0}
+        numbers = {
+            k: float(v)
+            for k, v in metrics.items()
+            if isinstance(v, (int, float)) or getattr(v, "ndim", 1) == 0
+        }
         if numbers:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:

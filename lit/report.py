@@ -12,7 +12,6 @@ import json
 import math
 from collections import defaultdict
 from pathlib import Path
-from typing import Optional
 
 from modules.errors import UserInputError
 
@@ -63,7 +62,7 @@ def best(name: str, points: list[tuple[int, float]]) -> tuple[int, float]:
     return (max if higher else min)(points, key=lambda p: p[1])
 
 
-def plot(curves: dict[str, list[tuple[int, float]]], names: list[str], title: str, out: Path) -> Optional[Path]:
+def plot(curves: dict[str, list[tuple[int, float]]], names: list[str], title: str, out: Path) -> Path | None:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed
@@ -85,7 +84,7 @@ def plot(curves: dict[str, list[tuple[int, float]]], names: list[str], title: st
     return out
 
 
-def write_report(run_dir: Path, out_dir: Optional[Path] = None) -> Path:
+def write_report(run_dir: Path, out_dir: Path | None = None) -> Path:
     """Plots (`loss.png`, one `<metric>.png` per task metric, `training.png`) and `report.md`."""
     metrics_file = find_metrics(run_dir)
     rows = read_metrics(metrics_file)
@@ -96,10 +95,20 @@ def write_report(run_dir: Path, out_dir: Optional[Path] = None) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     losses = sorted(n for n in curves if n.endswith("/loss"))
-    task = sorted({n.rsplit("/", 1)[-1] for n in curves if "/" in n and not n.startswith("train/")} - set(NOT_TASK_METRICS))
+    task = sorted(
+        {n.rsplit("/", 1)[-1] for n in curves if "/" in n and not n.startswith("train/")}
+        - set(NOT_TASK_METRICS)
+    )
     plots = [plot(curves, losses, "loss", out_dir / "loss.png")]
     for metric in task:
-        plots.append(plot(curves, sorted(n for n in curves if n.endswith("/" + metric)), metric, out_dir / f"{metric}.png"))
+        plots.append(
+            plot(
+                curves,
+                sorted(n for n in curves if n.endswith("/" + metric)),
+                metric,
+                out_dir / f"{metric}.png",
+            )
+        )
     plots.append(plot(curves, ["train/tokens_per_s"], "training tokens/s", out_dir / "training.png"))
 
     lines = [f"# Run report: {run_dir}", "", f"Metrics from `{metrics_file}` ({len(rows)} rows).", ""]
@@ -111,7 +120,8 @@ def write_report(run_dir: Path, out_dir: Optional[Path] = None) -> Path:
             step, value = best(name, curves[name])
             epoch = epochs.get(step)
             lines.append(
-                f"| {name} | {value:.4g} | {step} | {'' if epoch is None else int(epoch)} | {curves[name][-1][1]:.4g} |"
+                f"| {name} | {value:.4g} | {step} | {'' if epoch is None else int(epoch)} | "
+                f"{curves[name][-1][1]:.4g} |"
             )
         lines.append("")
     times = [row["time"] for row in rows if "time" in row]
@@ -121,9 +131,23 @@ def write_report(run_dir: Path, out_dir: Optional[Path] = None) -> Path:
         speeds = [v for _, v in curves["train/tokens_per_s"]]
         lines.append(f"Training speed: median {sorted(speeds)[len(speeds) // 2]:.0f} tokens/s.")
     lines += ["", *[f"![{p.stem}]({p.name})" for p in plots if p is not None], ""]
-    config = next((p / "config.yaml" for p in [metrics_file.parent, *metrics_file.parents] if (p / "config.yaml").is_file()), None)
+    config = next(
+        (
+            p / "config.yaml"
+            for p in [metrics_file.parent, *metrics_file.parents]
+            if (p / "config.yaml").is_file()
+        ),
+        None,
+    )
     if config is not None:
-        lines += [f"## Config (`{config}`)", "", "```yaml", config.read_text(encoding="utf-8").strip(), "```", ""]
+        lines += [
+            f"## Config (`{config}`)",
+            "",
+            "```yaml",
+            config.read_text(encoding="utf-8").strip(),
+            "```",
+            "",
+        ]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines), encoding="utf-8")
     return report
@@ -131,7 +155,9 @@ def write_report(run_dir: Path, out_dir: Optional[Path] = None) -> Path:
 
 def report_main(args: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m lit report", description=__doc__)
-    parser.add_argument("run_dir", type=Path, help="a run directory, or a folder above runs (the newest is used)")
+    parser.add_argument(
+        "run_dir", type=Path, help="a run directory, or a folder above runs (the newest is used)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: beside the metrics)")
     options = parser.parse_args(args)
     report = write_report(options.run_dir, options.out)

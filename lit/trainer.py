@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 import lightning as L
 from lightning.fabric.plugins import TorchCheckpointIO
 
@@ -13,7 +11,7 @@ from modules.hardware import resolve_precision
 
 
 class Trainer(L.Trainer):
-    def __init__(self, *args, precision: Optional[Union[str, int]] = "auto", **kwargs):
+    def __init__(self, *args, precision: str | int | None = "auto", **kwargs):
         """Lightning's Trainer with `precision: auto`, atomic checkpoint files loaded with
         `weights_only=True`, a checkpoint on SIGTERM/Ctrl-C, the RNG state in checkpoints, a
         `last.ckpt` that is the last state (`LastCheckpoint`), and W&B runs in the run's folder.

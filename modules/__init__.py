@@ -1,4 +1,4 @@
-"""The causal-LM LightningModule and the task metrics."""
+"""The model layer: the causal-LM LightningModule and its LoRA and 4-bit settings."""
 
 from modules.causal_lm import CausalLM
 from modules.peft_config import LoraArgs, QuantArgs

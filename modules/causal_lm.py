@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import asdict
-from typing import Any, Optional
+from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.nn.modules.module import _IncompatibleKeys
-from torchmetrics import MeanMetric
 
 from modules.adapter_checkpoint import adapter_mismatch, load_adapter, read_init_weights
 from modules.cpu_4bit import (
@@ -22,18 +21,26 @@ from modules.cpu_4bit import (
 )
 from modules.eval_memory import EvalPlanner
 from modules.evaluation import Evaluation
-from modules.hardware import resolve_dtype
+from modules.generation import beam_generate, generate_in_chunks, greedy_generate
+from modules.generation_log import log_generations
+from modules.hardware import precision_dtype, resolve_dtype
 from modules.lora_dropout import use_fast_dropout
-from modules.loss import loss_at_positions, packed_row_kwargs
+from modules.loss import loss_at_positions, loss_in_row_pieces, packed_row_kwargs
 from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.non_finite import NonFiniteGuard
 from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
 from modules.strategies import check_quantization_support
-from modules.task import DEFAULT_TASK, task_of
+from modules.task import task_of
 from modules.tokenizer import load_tokenizer
 
+# Lightning's sanity check validates the untrained model before the first step, only to catch errors
+# in the evaluation code; its generations tend to run to max_new_tokens (the sums config's sanity
+# check was minutes of CPU before training began). A few tokens run the same code: model, cache,
+# decoding, metric.
+SANITY_NEW_TOKENS = 4
 
-class CausalLM(Evaluation, L.LightningModule):
+
+class CausalLM(L.LightningModule):
     """Fine-tunes any `AutoModelForCausalLM` (Mistral, GPT-2, Llama-family), optionally 4-bit + LoRA.
 
     Args:
@@ -47,7 +54,8 @@ class CausalLM(Evaluation, L.LightningModule):
             weights (bf16 under "bf16-mixed"; without a Trainer, per hardware) and is fp32 for weights
             that train (mixed precision's master weights).
         max_new_tokens: generation length limit for validation, test and predict.
-        num_beams: 1 is greedy decoding; more is beam search (`beam_generate`, docs/results.md: the Java tasks).
+        num_beams: 1 is greedy decoding; more is beam search (`beam_generate`, docs/results.md: the Java
+        tasks).
         trust_remote_code: allow model code from the hub; off unless a config turns it on.
         init_weights: a lit checkpoint whose weights start this run (two-stage training: e.g. the
             corpus stage's checkpoint under the instruction stage). Unlike `--ckpt_path`, optimizer,
@@ -67,8 +75,6 @@ class CausalLM(Evaluation, L.LightningModule):
             before the update; "log": a flag kept on the device, read at logging steps and before every
             checkpoint write (no per-step host sync; the last good checkpoint is still the one kept);
             "auto": "step" on CPU, where reading the loss costs nothing, "log" on accelerators.
-        merge_lora_for_generation: generate with LoRA merged into copies of the dense base weights
-            (`merged_lora`); off: no reliable gain measured on CPU (docs/benchmarks.md).
         eval_memory_gib: the memory one evaluation call may take (`modules.eval_memory`): a batch whose
             loss or generation is estimated larger runs in pieces of rows, with the same loss and the
             same texts. None: half of the memory available when the batch starts (the training state
@@ -78,23 +84,22 @@ class CausalLM(Evaluation, L.LightningModule):
     def __init__(
         self,
         model: str = "smollm2-135m-instruct",
-        quantization: Optional[QuantArgs] = None,
-        lora: Optional[LoraArgs] = None,
+        quantization: QuantArgs | None = None,
+        lora: LoraArgs | None = None,
         optimizer: OptimizerCallable = torch.optim.AdamW,
-        lr_scheduler: Optional[LRSchedulerCallable] = None,
+        lr_scheduler: LRSchedulerCallable | None = None,
         gradient_checkpointing: bool = False,
         dtype: str = "auto",
         max_new_tokens: int = 48,
         num_beams: int = 1,
         trust_remote_code: bool = False,
-        init_weights: Optional[str] = None,
+        init_weights: str | None = None,
         log_generations: int = 8,
         trained_logits_only: bool = True,
-        attn_implementation: Optional[str] = "sdpa",
+        attn_implementation: str | None = "sdpa",
         fast_dropout: bool = True,
         finite_check: str = "auto",
-        merge_lora_for_generation: bool = False,
-        eval_memory_gib: Optional[float] = None,
+        eval_memory_gib: float | None = None,
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
@@ -122,22 +127,17 @@ class CausalLM(Evaluation, L.LightningModule):
         self.attn_implementation = attn_implementation
         self.fast_dropout = fast_dropout
         self.guard = NonFiniteGuard(finite_check)
-        self.merge_lora_for_generation = merge_lora_for_generation
         self.eval_memory_gib = eval_memory_gib
         self.planner = EvalPlanner()  # the loss and generation of an evaluation batch within eval_memory_gib
-        self.samples: dict[str, list[dict]] = {}  # per evaluation set: the logged generations
+        self.evaluation = Evaluation(log_generations)  # the held-out sets' metrics, configured in `setup`
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
         self.tokenizer = None
         self.linear_4bit: list[torch.nn.Module] = []  # bitsandbytes' 4-bit layers, set in `configure_model`
         self.repacked_layers = 0  # 4-bit layers found packed at a training step (`on_train_batch_start`)
-        self.metrics = torch.nn.ModuleDict()  # task metrics, one per evaluation set, set in `setup`
-        self.eval_sets = DEFAULT_TASK.eval_sets  # the data module's (`modules.task`), set in `setup`
-        self.losses = torch.nn.ModuleDict()  # per-token mean loss of each evaluation set
-        self.hit_limit = torch.nn.ModuleDict()  # share of generations with no EOS: a loop shows here
 
     # ---------------------------------------------------------------- loading
-    def _accelerator(self) -> Optional[str]:
+    def _accelerator(self) -> str | None:
         if self._trainer is not None:
             return "cuda" if self.trainer.strategy.root_device.type == "cuda" else "cpu"
         return None
@@ -154,7 +154,9 @@ class CausalLM(Evaluation, L.LightningModule):
         if self.quantization is not None:  # unsupported strategy + 4-bit combinations fail before loading
             check_quantization_support(strategy, True, self.quantization.quant_storage)
         # Read before the expensive load, so a bad path fails fast.
-        init = self.init_weights and read_init_weights(self.init_weights, quantized=self.quantization is not None)
+        init = self.init_weights and read_init_weights(
+            self.init_weights, quantized=self.quantization is not None
+        )
         path = resolve_model_source(self.source)
         accelerator = self._accelerator()
         precision = self.trainer.precision if self._trainer is not None else None
@@ -162,7 +164,9 @@ class CausalLM(Evaluation, L.LightningModule):
         if self.dtype_name == "auto" and self.lora is None:
             dtype = torch.float32  # weights that train keep fp32 master copies; mixed precision does the rest
         kwargs: dict[str, Any] = dict(
-            dtype=dtype, trust_remote_code=self.trust_remote_code, attn_implementation=self.attn_implementation
+            dtype=dtype,
+            trust_remote_code=self.trust_remote_code,
+            attn_implementation=self.attn_implementation,
         )
         if self.quantization is not None:
             kwargs["quantization_config"] = bnb_config(self.quantization, accelerator, strategy, precision)
@@ -194,7 +198,8 @@ class CausalLM(Evaluation, L.LightningModule):
                 use_fast_dropout(model)
         if init is not None and init["adapter_only"]:
             load_adapter(model, init["state_dict"], self.init_weights)
-        # One layout for the 4-bit weights in training and evaluation, the one with a gradient (`modules.cpu_4bit`).
+        # One layout for the 4-bit weights in training and evaluation, the one with a gradient
+        # (`modules.cpu_4bit`).
         self.linear_4bit = linear_4bit_layers(model)
         keep_trainable_layout(self.linear_4bit)
         # from_pretrained returns eval mode; training starts with dropout on, as Lightning expects.
@@ -202,16 +207,7 @@ class CausalLM(Evaluation, L.LightningModule):
         self.tokenizer = load_tokenizer(self.source, trust_remote_code=self.trust_remote_code)
 
     def setup(self, stage: str) -> None:
-        task = task_of(self.trainer.datamodule if self._trainer is not None else None)
-        self.eval_sets = task.eval_sets
-        for name in self.eval_sets["validate"] + self.eval_sets["test"]:
-            if name not in self.losses:
-                self.losses[name] = MeanMetric()
-                self.hit_limit[name] = MeanMetric()
-            if name not in self.metrics:
-                metric = task.build_metric()
-                if metric is not None:
-                    self.metrics[name] = metric
+        self.evaluation.configure(task_of(self.trainer.datamodule if self._trainer is not None else None))
 
     # ---------------------------------------------------------------- training
     def forward(self, input_ids, attention_mask=None, labels=None, position_ids=None):
@@ -231,7 +227,9 @@ class CausalLM(Evaluation, L.LightningModule):
         positions = batch.get("logit_positions") if self.trained_logits_only else None
         if positions is None:
             return self(batch["input_ids"], mask, batch["labels"], position_ids).loss
-        return loss_at_positions(self.model, batch["input_ids"], mask, batch["labels"], positions, position_ids)
+        return loss_at_positions(
+            self.model, batch["input_ids"], mask, batch["labels"], positions, position_ids
+        )
 
     def on_train_batch_start(self, batch, batch_idx) -> None:
         # The one guard of the training layout, whatever ran in between (validation, a callback, user code):
@@ -240,7 +238,8 @@ class CausalLM(Evaluation, L.LightningModule):
         if restored:
             self.repacked_layers += restored
             rank_zero_warn(
-                f"lit: {restored} 4-bit layer(s) were in bitsandbytes' CPU inference layout (no gradient) at a "
+                f"lit: {restored} 4-bit layer(s) were in bitsandbytes' CPU inference layout (no gradient) at "
+                "a "
                 "training step; converted back. Something outside lit packed them (modules/cpu_4bit.py)."
             )
 
@@ -257,17 +256,107 @@ class CausalLM(Evaluation, L.LightningModule):
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
 
+    # ---------------------------------------------------------------- evaluation (`self.evaluation`)
+    def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        self._evaluate(batch, self.evaluation.sets["validate"][dataloader_idx])
+
+    def test_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        self._evaluate(batch, self.evaluation.sets["test"][dataloader_idx])
+
+    def _evaluate(self, batch, name: str) -> None:
+        if self.evaluation.generates(name) and "prompt_ids" in batch:
+            new = self.generate_ids(batch["prompt_ids"], batch["prompt_mask"])
+            completions = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+            self.evaluation.update(
+                name, batch, self._eval_loss(batch), new, completions, self.tokenizer.eos_token_id
+            )
+        else:
+            self.evaluation.update(name, batch, self._eval_loss(batch))
+
+    def on_validation_epoch_start(self) -> None:
+        self.evaluation.reset(self.evaluation.sets["validate"])
+
+    def on_test_epoch_start(self) -> None:
+        self.evaluation.reset(self.evaluation.sets["test"])
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_evaluation(self.evaluation.sets["validate"])
+
+    def on_test_epoch_end(self) -> None:
+        self._log_evaluation(self.evaluation.sets["test"])
+
+    def _log_evaluation(self, names: list[str]) -> None:
+        self.log_dict(self.evaluation.compute(names), prog_bar=True, add_dataloader_idx=False)
+        if self.trainer.is_global_zero and not self.trainer.sanity_checking:
+            for key, rows in self.evaluation.generations(names).items():
+                log_generations(self.trainer, key, rows)
+
+    def _eval_loss(self, batch) -> torch.Tensor:
+        """The batch's mean loss over trained tokens, on as many rows at a time as the budget allows."""
+        positions = batch.get("logit_positions") if self.trained_logits_only else None
+        kept = len(positions) if positions is not None else batch["labels"].shape[1]
+        plan = self.planner.loss(
+            self.model.config, batch["labels"], kept, self._itemsize(), self.eval_memory_gib
+        )
+        if plan.calls == 1:
+            return self._loss(batch)
+        return loss_in_row_pieces(self._loss, batch, plan.chunk, positions is not None)
+
+    # ---------------------------------------------------------------- generation
+    @torch.no_grad()
+    def generate(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[str]:
+        """The new text for left-padded prompts: greedy (`greedy_generate`) or beam search (`num_beams`)."""
+        return self.tokenizer.batch_decode(
+            self.generate_ids(prompt_ids, prompt_mask), skip_special_tokens=True
+        )
+
+    @torch.no_grad()
+    def generate_ids(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
+        """The new tokens (EOS included, pads after it) for left-padded prompts, in pieces of rows where the
+        memory budget asks (`modules.eval_memory`)."""
+        was_training = self.model.training
+        self.model.eval()
+        eos, pad, beams = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id, self.num_beams
+        sanity = self._trainer is not None and self.trainer.sanity_checking
+        limit = min(self.max_new_tokens, SANITY_NEW_TOKENS) if sanity else self.max_new_tokens
+
+        def generate(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            args = (self.model, ids, mask, limit, eos, pad)
+            return greedy_generate(*args) if beams == 1 else beam_generate(*args, num_beams=beams)
+
+        plan = self.planner.generation(
+            self.model.config,
+            prompt_ids,
+            self.num_beams,
+            self.max_new_tokens,
+            self._itemsize(),
+            self.eval_memory_gib,
+        )
+        new = generate_in_chunks(generate, prompt_ids, prompt_mask, plan.chunk, pad)
+        self.model.train(was_training)
+        ended = (new == eos).int().cumsum(1)  # up to and including the first EOS
+        self.generated_tokens += int(((ended - (new == eos).int()) == 0).sum())
+        return new
+
+    def _itemsize(self) -> int:
+        """Bytes per activation: 2 under bf16/fp16 compute, else the dense weights' dtype."""
+        precision = precision_dtype(self.trainer.precision) if self._trainer is not None else None
+        if precision in (torch.bfloat16, torch.float16):
+            return 2
+        return self.model.get_input_embeddings().weight.element_size()
+
     def predict_step(self, batch, batch_idx):
         completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])
         task = task_of(self.trainer.datamodule)
         rows = []
         conversations = batch.get("messages") or [None] * len(completions)
-        for prompt, completion, reference, messages in zip(batch["prompts"], completions, batch["references"],
-                                                           conversations):  # fmt: skip
+        for prompt, completion, reference, messages in zip(
+            batch["prompts"], completions, batch["references"], conversations
+        ):
             row = {"prompt": prompt, "completion": completion, "reference": reference}
             if messages is not None:  # a conversation, continued with the generated assistant turn
                 row = {"messages": [*messages, {"role": "assistant", "content": completion}], **row}
-            score = task.score(completion, reference) if reference is not None else None
+            score = task.score_of(completion, reference)
             if score is not None:
                 row["score"] = score
             rows.append(row)
@@ -295,7 +384,10 @@ class CausalLM(Evaluation, L.LightningModule):
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         if datamodule is not None:  # so `lit export` can check itself on this run's held-out prompts
             kind = type(datamodule)
-            checkpoint["lit_datamodule"] = {"class_path": f"{kind.__module__}.{kind.__qualname__}", "init_args": dict(datamodule.hparams)}
+            checkpoint["lit_datamodule"] = {
+                "class_path": f"{kind.__module__}.{kind.__qualname__}",
+                "init_args": dict(datamodule.hparams),
+            }
         if self.lora is None:
             return
         # The base weights are the hub's/embedded model's; a checkpoint holds the adapter only.

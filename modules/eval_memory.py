@@ -8,22 +8,22 @@ concatenation (the old and the new copy of a layer coexist) and beam search reor
 (a second copy of a layer); and every step's logits over the vocabulary, in fp32, with their
 log-softmax and, with beams, the scores over beams x vocabulary. `plan_rows` splits the loss and
 the generation into pieces of rows whose estimate stays inside a budget. The estimates are upper
-bounds checked against measured peaks (bench/eval_memory.py, docs/guides/reliability.md); a split
+bounds checked against measured peaks (bench/eval_peak_memory.py, docs/reliability.md); a split
 changes no text (each prompt's tokens depend on that prompt alone) and no loss (the pieces'
 token-weighted mean).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 
 GIB = 2**30
-# Measured rises above the resident memory reached 1.6x the sums below (docs/guides/reliability.md: 25 prompts
+# Measured rises above the resident memory reached 1.6x the sums below (docs/reliability.md: 25 prompts
 # x 4 beams from `validate`); the margin covers such allocator slack.
 SAFETY = 2.0
 
@@ -36,7 +36,9 @@ def _text_config(config):
     return config.get_text_config() if hasattr(config, "get_text_config") else config
 
 
-def generation_bytes(config, prompts: int, beams: int, prompt_len: int, new_tokens: int, itemsize: int) -> int:
+def generation_bytes(
+    config, prompts: int, beams: int, prompt_len: int, new_tokens: int, itemsize: int
+) -> int:
     """Estimated peak bytes above the resident model for generating `new_tokens` after `prompts`
     left-padded prompts of `prompt_len` tokens with `beams` beams, activations of `itemsize` bytes."""
     c = _text_config(config)
@@ -53,7 +55,9 @@ def generation_bytes(config, prompts: int, beams: int, prompt_len: int, new_toke
     # Per step: fp32 logits (a copy), their log-softmax, and with beams the scores over beams x vocabulary.
     logits = seqs * c.vocab_size * 4 * (4 if beams > 1 else 2)
     # The prompt pass: one layer's activations (attention, MLP) and its attention scores.
-    prefill = seqs * prompt_len * (6 * hidden + 3 * intermediate) * itemsize + seqs * heads * prompt_len**2 * 4
+    prefill = (
+        seqs * prompt_len * (6 * hidden + 3 * intermediate) * itemsize + seqs * heads * prompt_len**2 * 4
+    )
     return int(SAFETY * (cache + logits + prefill))
 
 
@@ -64,7 +68,12 @@ def loss_bytes(config, rows: int, length: int, positions: int, itemsize: int) ->
     # The logits in the compute dtype, their fp32 copy (none when they are fp32) and its log-softmax.
     logits = rows * positions * c.vocab_size * (itemsize + 4 + (4 if itemsize < 4 else 0))
     # One layer's activations at a time (no gradient is kept in evaluation).
-    layer = rows * length * (6 * c.hidden_size + 3 * (getattr(c, "intermediate_size", None) or 4 * c.hidden_size)) * itemsize
+    layer = (
+        rows
+        * length
+        * (6 * c.hidden_size + 3 * (getattr(c, "intermediate_size", None) or 4 * c.hidden_size))
+        * itemsize
+    )
     return int(SAFETY * (logits + layer))
 
 
@@ -97,13 +106,17 @@ class RowPlan:
 
     def describe(self, what: str) -> str:
         split = "one call" if self.calls == 1 else f"{self.calls} calls of up to {self.chunk}"
-        return f"{what}: {split}, ~{_size(self.estimate)} each (budget {_size(self.budget)} of {_size(self.available)} available)"
+        budget = f"budget {_size(self.budget)} of {_size(self.available)} available"
+        return f"{what}: {split}, ~{_size(self.estimate)} each ({budget})"
 
 
 def plan_rows(
-    rows: int, bytes_for: Callable[[int], int], device: torch.device, budget_gib: Optional[float] = None,
+    rows: int,
+    bytes_for: Callable[[int], int],
+    device: torch.device,
+    budget_gib: float | None = None,
     budget_fraction: float = 0.5,
-) -> RowPlan:  # fmt: skip
+) -> RowPlan:
     """The largest number of rows per call whose estimate `bytes_for(rows)` fits the budget: `budget_gib`,
     or `budget_fraction` of the memory available now (the training state is already resident)."""
     available = available_bytes(device)
@@ -127,8 +140,14 @@ class EvalPlanner:
     def __init__(self) -> None:
         self.said: set[tuple] = set()
 
-    def plan(self, what: str, rows: int, bytes_for: Callable[[int], int], device: torch.device,
-             budget_gib: Optional[float]) -> RowPlan:  # fmt: skip
+    def plan(
+        self,
+        what: str,
+        rows: int,
+        bytes_for: Callable[[int], int],
+        device: torch.device,
+        budget_gib: float | None,
+    ) -> RowPlan:
         plan = plan_rows(rows, bytes_for, device, budget_gib)
         key = (what.split(" of ")[0], plan.rows, plan.chunk)
         if key not in self.said:
@@ -136,15 +155,34 @@ class EvalPlanner:
             rank_zero_info(f"lit: {plan.describe(what)}")
         return plan
 
-    def generation(self, config, prompt_ids: torch.Tensor, beams: int, new_tokens: int, itemsize: int,
-                   budget_gib: Optional[float]) -> RowPlan:  # fmt: skip
+    def generation(
+        self,
+        config,
+        prompt_ids: torch.Tensor,
+        beams: int,
+        new_tokens: int,
+        itemsize: int,
+        budget_gib: float | None,
+    ) -> RowPlan:
         rows, length = prompt_ids.shape
         what = f"generation of {rows} prompts x {beams} beam(s) x up to {length + new_tokens} tokens"
-        return self.plan(what, rows, lambda n: generation_bytes(config, n, beams, length, new_tokens, itemsize),
-                         prompt_ids.device, budget_gib)  # fmt: skip
+        return self.plan(
+            what,
+            rows,
+            lambda n: generation_bytes(config, n, beams, length, new_tokens, itemsize),
+            prompt_ids.device,
+            budget_gib,
+        )
 
-    def loss(self, config, labels: torch.Tensor, positions: int, itemsize: int, budget_gib: Optional[float]) -> RowPlan:
+    def loss(
+        self, config, labels: torch.Tensor, positions: int, itemsize: int, budget_gib: float | None
+    ) -> RowPlan:
         rows, length = labels.shape
         what = f"loss of {rows} sequences x {length} tokens"
-        return self.plan(what, rows, lambda n: loss_bytes(config, n, length, positions, itemsize), labels.device,
-                         budget_gib)  # fmt: skip
+        return self.plan(
+            what,
+            rows,
+            lambda n: loss_bytes(config, n, length, positions, itemsize),
+            labels.device,
+            budget_gib,
+        )

@@ -1,62 +1,59 @@
-"""CausalLM's evaluation: the loss and generated text of every held-out set, scored by its task's
-metric, within a memory budget (`modules.eval_memory`)."""
+"""The held-out evaluation of a task: per evaluation set, the per-token loss, the task's metric on the
+generated text, the share of generations that hit the length limit, and the first few generations.
+
+`CausalLM` holds one (`self.evaluation`) and calls it from its Lightning hooks; it reads nothing of the
+module: the task comes in through `configure`, each batch's loss and generations through `update`.
+"""
 
 from __future__ import annotations
 
 import torch
+from torchmetrics import MeanMetric
 
-from modules.eval_memory import EvalPlanner
-from modules.generation import beam_generate, generate_in_chunks, greedy_generate
-from modules.generation_log import keep_samples, log_generations
-from modules.hardware import precision_dtype
-from modules.loss import IGNORE_INDEX, loss_in_row_pieces
-from modules.merged_lora import merged_lora
-from modules.task import task_of
-
-# Lightning's sanity check validates the untrained model before the first step, only to catch errors
-# in the evaluation code; its generations tend to run to max_new_tokens (the sums config's sanity
-# check was minutes of CPU before training began). A few tokens run the same code: model, cache,
-# decoding, metric.
-SANITY_NEW_TOKENS = 4
+from modules.generation_log import keep_samples
+from modules.loss import IGNORE_INDEX
+from modules.task import Task
 
 
-class Evaluation:
-    """Validation, test and generation for `CausalLM` (its model, tokenizer, metrics and settings)."""
+class Evaluation(torch.nn.Module):
+    """The metrics of every evaluation set of a task (a module: they move with the model's device).
 
-    planner: EvalPlanner
+    Args:
+        log_generations: how many examples of each set (the first ones) keep their generation for the logs.
+    """
 
-    def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
-        self._eval_step(batch, self.eval_sets["validate"][dataloader_idx])
+    def __init__(self, log_generations: int = 8):
+        super().__init__()
+        self.log_generations = log_generations
+        self.task = Task()
+        self.losses = torch.nn.ModuleDict()  # per-token mean loss of each set
+        self.hit_limit = torch.nn.ModuleDict()  # share of generations with no EOS: a loop shows here
+        self.metrics = torch.nn.ModuleDict()  # the task's metric, one per set that generates
+        self.samples: dict[str, list[dict]] = {}  # per set: the kept generations
 
-    def test_step(self, batch, batch_idx, dataloader_idx: int = 0):
-        self._eval_step(batch, self.eval_sets["test"][dataloader_idx])
+    @property
+    def sets(self) -> dict[str, list[str]]:
+        """The evaluation sets per stage ("validate", "test"), in the order of the data module's loaders."""
+        return self.task.eval_sets
 
-    def _eval_step(self, batch, name: str) -> None:
-        # Weighted by label tokens, so the epoch's loss (and perplexity) is a true per-token mean.
-        tokens = (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
-        self.losses[name].update(self._eval_loss(batch), weight=tokens)
-        if name in self.metrics and "prompt_ids" in batch:
-            new = self._generate_ids(batch["prompt_ids"], batch["prompt_mask"])
-            self.hit_limit[name].update((new != self.tokenizer.eos_token_id).all(1).float())
-            completions = self.tokenizer.batch_decode(new, skip_special_tokens=True)
-            self.metrics[name].update(completions, batch["references"])
-            score = task_of(self.trainer.datamodule).score
-            keep_samples(self.samples.setdefault(name, []), self.log_generations, batch, completions, score)
+    def configure(self, task: Task) -> None:
+        """Score `task`'s sets from now on (its metric built once per set)."""
+        self.task = task
+        for name in task.eval_sets["validate"] + task.eval_sets["test"]:
+            if name not in self.losses:
+                self.losses[name] = MeanMetric()
+                self.hit_limit[name] = MeanMetric()
+            if name not in self.metrics:
+                metric = task.build_metric()
+                if metric is not None:
+                    self.metrics[name] = metric
 
-    def on_validation_epoch_start(self) -> None:
-        self._reset_metrics(self.eval_sets["validate"])
+    def generates(self, name: str) -> bool:
+        """Whether set `name` is scored on generated text (a set with no metric is scored by its loss)."""
+        return name in self.metrics
 
-    def on_test_epoch_start(self) -> None:
-        self._reset_metrics(self.eval_sets["test"])
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_metrics(self.eval_sets["validate"])
-
-    def on_test_epoch_end(self) -> None:
-        self._log_metrics(self.eval_sets["test"])
-
-    def _reset_metrics(self, names: list[str]) -> None:
-        # At the start, not the end: states then belong to this loop's grad mode. A `validate`
+    def reset(self, names: list[str]) -> None:
+        # At the start of a loop, not the end: states then belong to this loop's grad mode. A `validate`
         # (inference mode) before `fit` (no_grad) would otherwise leave inference tensors behind.
         for name in names:
             for group in (self.losses, self.hit_limit, self.metrics):
@@ -64,64 +61,45 @@ class Evaluation:
                     group[name].reset()
             self.samples.pop(name, None)
 
-    def _log_metrics(self, names: list[str]) -> None:
+    def update(
+        self,
+        name: str,
+        batch: dict,
+        loss: torch.Tensor,
+        new: torch.Tensor | None = None,
+        completions: list[str] | None = None,
+        eos: int | None = None,
+    ) -> None:
+        """One batch of set `name`: its mean loss over trained tokens, and where the set generates, the new
+        tokens (`new`, EOS included), their text and the EOS id."""
+        # Weighted by label tokens, so the epoch's loss (and perplexity) is a true per-token mean.
+        self.losses[name].update(loss, weight=(batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+        if new is not None:
+            self.hit_limit[name].update((new != eos).all(1).float())
+            self.metrics[name].update(completions, batch["references"])
+            keep_samples(
+                self.samples.setdefault(name, []),
+                self.log_generations,
+                batch,
+                completions,
+                self.task.score_of,
+            )
+
+    def compute(self, names: list[str]) -> dict[str, torch.Tensor]:
+        """Every value to log for these sets (`<set>/loss`, `<set>/ppl`, `<set>/<metric>`), reduced across
+        processes."""
+        values = {}
         for name in names:
             if name in self.losses and self.losses[name].update_count:
-                loss = self.losses[name].compute()  # reduces across processes
-                self.log_dict({f"{name}/loss": loss, f"{name}/ppl": loss.exp()}, prog_bar=True, add_dataloader_idx=False)
+                loss = self.losses[name].compute()
+                values.update({f"{name}/loss": loss, f"{name}/ppl": loss.exp()})
             if name in self.metrics:
-                values = self.metrics[name].compute()  # reduces across processes
+                scores = self.metrics[name].compute()
                 if self.hit_limit[name].update_count:
-                    values["hit_limit"] = self.hit_limit[name].compute()
-                self.log_dict({f"{name}/{k}": v for k, v in values.items()}, prog_bar=True, add_dataloader_idx=False)
-        if self.trainer.is_global_zero and not self.trainer.sanity_checking:
-            for name in names:
-                if self.samples.get(name):
-                    log_generations(self.trainer, f"{name}/generations", self.samples[name])
+                    scores["hit_limit"] = self.hit_limit[name].compute()
+                values.update({f"{name}/{key}": value for key, value in scores.items()})
+        return values
 
-    # ---------------------------------------------------------------- generation
-    @torch.no_grad()
-    def generate(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> list[str]:
-        """The new text for left-padded prompts: greedy (`greedy_generate`) or beam search (`num_beams`)."""
-        return self.tokenizer.batch_decode(self._generate_ids(prompt_ids, prompt_mask), skip_special_tokens=True)
-
-    @torch.no_grad()
-    def _generate_ids(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
-        """The new tokens (EOS included, pads after it) for left-padded prompts."""
-        was_training = self.model.training
-        self.model.eval()
-        eos, pad, beams = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id, self.num_beams
-        sanity = self._trainer is not None and self.trainer.sanity_checking
-        limit = min(self.max_new_tokens, SANITY_NEW_TOKENS) if sanity else self.max_new_tokens
-
-        def generate(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            args = (self.model, ids, mask, limit, eos, pad)
-            return greedy_generate(*args) if beams == 1 else beam_generate(*args, num_beams=beams)
-
-        plan = self._plan_generation(prompt_ids)
-        with merged_lora(self.model, enabled=self.merge_lora_for_generation):
-            new = generate_in_chunks(generate, prompt_ids, prompt_mask, plan.chunk, pad)
-        self.model.train(was_training)
-        ended = (new == eos).int().cumsum(1)  # up to and including the first EOS
-        self.generated_tokens += int(((ended - (new == eos).int()) == 0).sum())
-        return new
-
-    def _itemsize(self) -> int:
-        """Bytes per activation: 2 under bf16/fp16 compute, else the dense weights' dtype."""
-        precision = precision_dtype(self.trainer.precision) if self._trainer is not None else None
-        if precision in (torch.bfloat16, torch.float16):
-            return 2
-        return self.model.get_input_embeddings().weight.element_size()
-
-    def _plan_generation(self, prompt_ids: torch.Tensor):
-        return self.planner.generation(self.model.config, prompt_ids, self.num_beams, self.max_new_tokens,
-                                       self._itemsize(), self.eval_memory_gib)  # fmt: skip
-
-    def _eval_loss(self, batch) -> torch.Tensor:
-        """The batch's mean loss over trained tokens, on as many rows at a time as the budget allows."""
-        positions = batch.get("logit_positions") if self.trained_logits_only else None
-        kept = len(positions) if positions is not None else batch["labels"].shape[1]
-        plan = self.planner.loss(self.model.config, batch["labels"], kept, self._itemsize(), self.eval_memory_gib)
-        if plan.calls == 1:
-            return self._loss(batch)
-        return loss_in_row_pieces(self._loss, batch, plan.chunk, positions is not None)
+    def generations(self, names: list[str]) -> dict[str, list[dict]]:
+        """The kept generations of these sets, by log key (`<set>/generations`)."""
+        return {f"{name}/generations": self.samples[name] for name in names if self.samples.get(name)}

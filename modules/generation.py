@@ -11,7 +11,7 @@ copies the cache at every step anyway). The tokens are `generate`'s, row by row.
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,12 @@ import torch.nn.functional as F
 
 @torch.no_grad()
 def greedy_generate(
-    model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, max_new_tokens: int, eos_token_id: int, pad_token_id: int
+    model,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    max_new_tokens: int,
+    eos_token_id: int,
+    pad_token_id: int,
 ) -> torch.Tensor:
     """New tokens for left-padded prompts: (batch, at most max_new_tokens), EOS included, pads after it.
 
@@ -45,7 +50,7 @@ def greedy_generate(
         if i:
             mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
             position = position + 1
-            logits, cache = call(tokens[:, None], mask, position, cache)
+            logits, cache = call(tokens[:, None], mask, position, cache)  # noqa: F821 (set at step 0)
         tokens = logits.argmax(-1).masked_fill(ended, pad_token_id)
         out[rows, i] = tokens
         ended = ended | (tokens == eos_token_id)
@@ -54,14 +59,26 @@ def greedy_generate(
         if int(ended.sum()) * 4 >= len(rows):  # drop the ended rows once they are a quarter of the batch
             keep = (~ended).nonzero().squeeze(1)
             cache.batch_select_indices(keep)
-            rows, tokens, mask, position, ended = rows[keep], tokens[keep], mask[keep], position[keep], ended[keep]
+            rows, tokens, mask, position, ended = (
+                rows[keep],
+                tokens[keep],
+                mask[keep],
+                position[keep],
+                ended[keep],
+            )
     return out[:, : i + 1]
 
 
 @torch.no_grad()
 def beam_generate(
-    model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, max_new_tokens: int, eos_token_id: int,
-    pad_token_id: int, num_beams: int, length_penalty: float = 1.0,
+    model,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    max_new_tokens: int,
+    eos_token_id: int,
+    pad_token_id: int,
+    num_beams: int,
+    length_penalty: float = 1.0,
 ) -> torch.Tensor:
     """New tokens by beam search: the most probable of `num_beams` continuations kept at every step,
     a finished sequence scored by summed log-probability / length ** `length_penalty`.
@@ -103,7 +120,9 @@ def beam_generate(
         remaining = len(rows)
         log_probs = F.log_softmax(logits.float(), dim=-1)
         vocab = log_probs.shape[-1]
-        log_probs = log_probs.view(remaining, -1, vocab).expand(remaining, beams, vocab)  # one row a prompt at i == 0
+        log_probs = log_probs.view(remaining, -1, vocab).expand(
+            remaining, beams, vocab
+        )  # one row a prompt at i == 0
         scores = (log_probs + running_scores[:, :, None]).reshape(remaining, beams * vocab)
         top_scores, top = torch.topk(scores, k=2 * beams)
         source, tokens = top // vocab, top % vocab
@@ -121,7 +140,9 @@ def beam_generate(
         merged = torch.topk(torch.cat([done_scores, ended_scores], 1), k=beams)[1]
         done = torch.cat([done, candidates], 1).gather(1, merged[:, :, None].expand(-1, -1, max_new_tokens))
         done_scores = torch.cat([done_scores, ended_scores], 1).gather(1, merged)
-        done_lengths = torch.cat([done_lengths, done_lengths.new_full(ends.shape, i + 1)], 1).gather(1, merged)
+        done_lengths = torch.cat([done_lengths, done_lengths.new_full(ends.shape, i + 1)], 1).gather(
+            1, merged
+        )
         is_done = torch.cat([is_done, finishing], 1).gather(1, merged)
         # A prompt with `beams` finished sequences is done: the best (first) is its output.
         finished = is_done.all(1) | (i == max_new_tokens - 1)
@@ -133,10 +154,16 @@ def beam_generate(
             stay = (~finished).nonzero().squeeze(1)
             rows, running, running_scores = rows[stay], running[stay], running_scores[stay]
             running_source = running_source[stay]
-            done, done_scores, done_lengths, is_done = done[stay], done_scores[stay], done_lengths[stay], is_done[stay]
+            done, done_scores, done_lengths, is_done = (
+                done[stay],
+                done_scores[stay],
+                done_lengths[stay],
+                is_done[stay],
+            )
         else:
             stay = torch.arange(remaining, device=device)
-        # The cache row of each next beam: its prompt's only row after the prompt pass, then its source beam's.
+        # The cache row of each next beam: its prompt's only row after the prompt pass, then its source
+        # beam's.
         cache_rows = stay[:, None] if i == 0 else stay[:, None] * beams + running_source
         cache_rows = cache_rows.expand(-1, beams).reshape(-1)
         cache.reorder_cache(cache_rows)
@@ -158,16 +185,21 @@ def _model_call(model) -> Callable:
 
     def call(ids, mask, positions, cache):
         past = {} if cache is None else {cache_name: cache}
-        step = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **past, **extra)
+        step = model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **past, **extra
+        )
         return step.logits[:, -1], getattr(step, cache_name)
 
     return call
 
 
 def generate_in_chunks(
-    generate: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], prompt_ids: torch.Tensor,
-    prompt_mask: torch.Tensor, chunk: int, pad_token_id: int,
-) -> torch.Tensor:  # fmt: skip
+    generate: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    chunk: int,
+    pad_token_id: int,
+) -> torch.Tensor:
     """`generate(ids, mask)` on at most `chunk` prompts at a time, the outputs padded to one width.
 
     Each piece drops the left-padding columns none of its prompts needs (positions count real tokens

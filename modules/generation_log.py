@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 COLUMNS = ["prompt", "generated", "reference", "score"]
 
 
-def run_directory(logger) -> Optional[Path]:
+def run_directory(logger) -> Path | None:
     """The folder a logger writes its run into, when it has one on disk."""
     folder = getattr(logger, "run_dir", None) or getattr(logger, "log_dir", None)
     return Path(folder) if folder else None
@@ -33,13 +32,17 @@ def log_generations(trainer, key: str, rows: list[dict]) -> None:
     step = trainer.global_step
     for logger in trainer.loggers:
         if hasattr(logger, "log_table"):
-            logger.log_table(key=key, columns=COLUMNS, data=[[_cell(r[c]) for c in COLUMNS] for r in rows], step=step)
+            logger.log_table(
+                key=key, columns=COLUMNS, data=[[_cell(r[c]) for c in COLUMNS] for r in rows], step=step
+            )
         folder = run_directory(logger)
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
             with open(folder / "generations.jsonl", "a", encoding="utf-8") as f:
                 for row in rows:
-                    f.write(json.dumps({"step": step, "set": key.split("/")[0], **row}, ensure_ascii=False) + "\n")
+                    f.write(
+                        json.dumps({"step": step, "set": key.split("/")[0], **row}, ensure_ascii=False) + "\n"
+                    )
 
 
 def _cell(value):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Optional
 
 import torch
 
@@ -38,8 +37,10 @@ def cpu_has_native_bf16() -> bool:
     if switch in ("1", "0"):
         return switch == "1"
     if switch:
-        raise UserInputError(f"{NATIVE_BF16_SWITCH}={switch!r}: use 1 (count this CPU as one with native bf16), "
-                             "0 (as one without), or leave it unset (/proc/cpuinfo decides)")  # fmt: skip
+        raise UserInputError(
+            f"{NATIVE_BF16_SWITCH}={switch!r}: use 1 (count this CPU as one with native bf16), "
+            "0 (as one without), or leave it unset (/proc/cpuinfo decides)"
+        )
     return cpu_flags_have_native_bf16()
 
 
@@ -70,7 +71,7 @@ def device_description(device: torch.device) -> str:
     return f"CPU {cpu_description()}"
 
 
-def bf16_is_fast(accelerator: Optional[str] = None) -> bool:
+def bf16_is_fast(accelerator: str | None = None) -> bool:
     """Whether bf16 compute is native on the device training will run on."""
     use_cuda = accelerator in (None, "auto", "gpu", "cuda") and torch.cuda.is_available()
     if use_cuda:
@@ -78,7 +79,7 @@ def bf16_is_fast(accelerator: Optional[str] = None) -> bool:
     return cpu_has_native_bf16()
 
 
-def precision_dtype(precision) -> Optional[torch.dtype]:
+def precision_dtype(precision) -> torch.dtype | None:
     """The compute dtype a Lightning precision names ("32-true" -> fp32, "bf16-mixed" -> bf16,
     "16-mixed" -> fp16); None for "auto" or one that names none (64)."""
     text = str(precision)
@@ -91,7 +92,7 @@ def precision_dtype(precision) -> Optional[torch.dtype]:
     return None
 
 
-def resolve_dtype(name: str, accelerator: Optional[str] = None, precision=None) -> torch.dtype:
+def resolve_dtype(name: str, accelerator: str | None = None, precision=None) -> torch.dtype:
     """Map `auto`/`float32`/`bfloat16`/`float16` to a torch dtype.
 
     `auto` follows the Trainer's `precision` where one is given (one knob: `--trainer.precision
@@ -107,7 +108,7 @@ def resolve_dtype(name: str, accelerator: Optional[str] = None, precision=None) 
     return DTYPES[name]
 
 
-def resolve_precision(precision, accelerator: Optional[str] = None):
+def resolve_precision(precision, accelerator: str | None = None):
     """Lightning precision for `auto`: bf16-mixed where bf16 is native, else 32-true."""
     if precision != "auto":
         return precision

@@ -43,7 +43,9 @@ def dropout_mask(like: torch.Tensor, p: float) -> torch.Tensor:
     """0 where dropped (each element independently, probability p), 1 / (1 - p) elsewhere."""
     if p <= SPARSE_BELOW:
         n = like.numel()
-        mask = torch.full((n + 1,), 1.0 / (1.0 - p), dtype=like.dtype, device=like.device)  # [n]: past the end
+        mask = torch.full(
+            (n + 1,), 1.0 / (1.0 - p), dtype=like.dtype, device=like.device
+        )  # [n]: past the end
         return mask.index_fill_(0, drop_positions(n, p), 0.0)[:n].view(like.shape)
     return torch.empty_like(like).uniform_().ge_(p).mul_(1.0 / (1.0 - p))
 

@@ -9,7 +9,7 @@ cross-entropy over trained tokens.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +27,7 @@ def trained_positions(labels: torch.Tensor) -> torch.Tensor:
     return (labels[:, 1:] != IGNORE_INDEX).any(0).nonzero().squeeze(1)
 
 
-def packed_row_kwargs(position_ids: Optional[torch.Tensor]) -> dict:
+def packed_row_kwargs(position_ids: torch.Tensor | None) -> dict:
     """The forward's arguments for a packed row (`position_ids` restarting at each example, no mask),
     none for an ordinary batch.
 
@@ -39,8 +39,12 @@ def packed_row_kwargs(position_ids: Optional[torch.Tensor]) -> dict:
 
 
 def loss_at_positions(
-    model, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor], labels: torch.Tensor, positions: torch.Tensor,
-    position_ids: Optional[torch.Tensor] = None,
+    model,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    labels: torch.Tensor,
+    positions: torch.Tensor,
+    position_ids: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean next-token cross-entropy over trained tokens, with logits only at `positions`.
 
@@ -50,13 +54,17 @@ def loss_at_positions(
     rows, with no mask) restart at each example.
     """
     packed = packed_row_kwargs(position_ids)
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=positions, **packed).logits
+    logits = model(
+        input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=positions, **packed
+    ).logits
     targets = labels[:, positions + 1]
     # Upcast as transformers' own loss does: bf16 logits lose precision in the softmax.
     return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX)
 
 
-def loss_in_row_pieces(loss: Callable[[dict], torch.Tensor], batch: dict, rows: int, with_positions: bool) -> torch.Tensor:
+def loss_in_row_pieces(
+    loss: Callable[[dict], torch.Tensor], batch: dict, rows: int, with_positions: bool
+) -> torch.Tensor:
     """`loss(batch)`, the mean over trained tokens, computed on `rows` rows at a time: the pieces'
     token-weighted mean, so the same value at a fraction of the logits' memory."""
     labels = batch["labels"]

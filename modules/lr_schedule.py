@@ -13,7 +13,8 @@ class WarmupCosineLR(torch.optim.lr_scheduler.LambdaLR):
 
     Why warm-up: Adam's first updates are full-size whatever the gradient's scale, and on the sums
     task a constant 2e-3 from step 0 sent the model into "nueve más nueve más ..." loops that it
-    sometimes never left (docs/results.md: what decides between learning and the loop). Why decay: the last steps settle
+    sometimes never left (docs/results.md: what decides between learning and the loop). Why decay: the last
+    steps settle
     instead of jumping between a model that counts and one that loops.
 
     Args:
@@ -23,7 +24,9 @@ class WarmupCosineLR(torch.optim.lr_scheduler.LambdaLR):
         min_lr_ratio: the final lr as a fraction of the peak.
     """
 
-    def __init__(self, optimizer, warmup_steps: int, total_steps: int, min_lr_ratio: float = 0.1, last_epoch: int = -1):
+    def __init__(
+        self, optimizer, warmup_steps: int, total_steps: int, min_lr_ratio: float = 0.1, last_epoch: int = -1
+    ):
         if not 0 <= warmup_steps < total_steps:
             raise ValueError(f"need 0 <= warmup_steps < total_steps, got {warmup_steps} and {total_steps}")
         self.warmup_steps, self.total_steps, self.min_lr_ratio = warmup_steps, total_steps, min_lr_ratio

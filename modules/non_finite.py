@@ -8,8 +8,6 @@ Either way a checkpoint is never written with non-finite weights.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 
 from modules.errors import NonFiniteLossError, UserInputError
@@ -26,7 +24,7 @@ class NonFiniteGuard:
         if mode not in ("auto", "step", "log"):
             raise UserInputError(f"finite_check must be auto, step or log, not {mode!r}")
         self.mode = mode
-        self.flag: Optional[torch.Tensor] = None  # "log": (first bad step or -1, step counter), on the device
+        self.flag: torch.Tensor | None = None  # "log": (first bad step or -1, step counter), on the device
 
     def every_step(self, module) -> bool:
         if self.mode == "auto":
@@ -38,7 +36,10 @@ class NonFiniteGuard:
         if self.every_step(module):
             if not torch.isfinite(loss):
                 where = f"step {module.global_step} (epoch {module.current_epoch}, batch {batch_idx})"
-                self.stop(module, f"train/loss is {loss.item()} at {where}: stopped before this step updated any weight")
+                self.stop(
+                    module,
+                    f"train/loss is {loss.item()} at {where}: stopped before this step updated any weight",
+                )
             return
         # Device ops only: one copy to the device when the flag is made, none after.
         if self.flag is None or self.flag.device != loss.device:
@@ -53,22 +54,32 @@ class NonFiniteGuard:
             return
         first = int(self.flag[0])
         if first >= 0:
-            self.stop(module, f"train/loss was not finite at step {first} (found at step {module.global_step}: "
-                              "finite_check log reads it at logging steps); the weights since then are not saved")  # fmt: skip
+            self.stop(
+                module,
+                f"train/loss was not finite at step {first} (found at step {module.global_step}: "
+                "finite_check log reads it at logging steps); the weights since then are not saved",
+            )
 
     def check_weights(self, module, trainable: set[str]) -> None:
         """Before a checkpoint write: never overwrite a good checkpoint with NaNs."""
         self.check_noted(module)
         bad = [k for k in sorted(trainable) if not torch.isfinite(module.get_parameter(k)).all()]
         if bad:
-            self.stop(module, f"{len(bad)} trained weight(s) are not finite at step {module.global_step} "
-                              f"(e.g. {bad[0]}): this checkpoint is not written")  # fmt: skip
+            self.stop(
+                module,
+                f"{len(bad)} trained weight(s) are not finite at step {module.global_step} "
+                f"(e.g. {bad[0]}): this checkpoint is not written",
+            )
 
     @staticmethod
     def stop(module, what: str) -> None:
         io = getattr(module.trainer.strategy, "checkpoint_io", None)
         latest = getattr(io, "last_saved", None) or module.trainer.ckpt_path
-        kept = f"the last checkpoint written, {latest}, is kept" if latest else "no checkpoint had been written yet"
+        kept = (
+            f"the last checkpoint written, {latest}, is kept"
+            if latest
+            else "no checkpoint had been written yet"
+        )
         raise NonFiniteLossError(
             f"{what}; {kept}. Usual causes: a learning rate too high, fp16 overflow (try precision "
             "bf16-mixed or 32-true), or a bad batch"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional, Union
+from typing import Literal
 
 from torch import nn
 
@@ -26,7 +26,7 @@ class LoraArgs:
     r: int = 8
     alpha: int = 16
     dropout: float = 0.1
-    target_modules: Union[list[str], str] = field(default_factory=lambda: ["k_proj", "v_proj", "o_proj"])
+    target_modules: list[str] | str = field(default_factory=lambda: ["k_proj", "v_proj", "o_proj"])
 
 
 @dataclass
@@ -48,7 +48,7 @@ class QuantArgs:
     quant_storage: str = "auto"
 
 
-def bnb_config(args: QuantArgs, accelerator: Optional[str] = None, strategy=None, precision=None):
+def bnb_config(args: QuantArgs, accelerator: str | None = None, strategy=None, precision=None):
     from transformers import BitsAndBytesConfig
 
     from modules.strategies import quant_storage_dtype
@@ -72,7 +72,7 @@ def linear_layer_names(model: nn.Module) -> list[str]:
     return sorted(names)
 
 
-def check_lora_targets(model: nn.Module, targets: Union[list[str], str]) -> None:
+def check_lora_targets(model: nn.Module, targets: list[str] | str) -> None:
     """Fail at start-up, naming the linear layers that exist, when a target matches none."""
     if isinstance(targets, str):
         if targets == "all-linear":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from torch import nn
 
 from modules.errors import UserInputError
@@ -34,7 +32,10 @@ def check_quantization_support(strategy, quantized: bool, quant_storage: str) ->
     if not quantized or strategy is None:
         return
     name = strategy_name(strategy)
-    if name == "DeepSpeedStrategy" and getattr(strategy, "config", {}).get("zero_optimization", {}).get("stage") == 3:
+    if (
+        name == "DeepSpeedStrategy"
+        and getattr(strategy, "config", {}).get("zero_optimization", {}).get("stage") == 3
+    ):
         raise UserInputError(
             "4-bit quantization is not supported with DeepSpeed ZeRO stage 3: it partitions parameters, "
             "which bitsandbytes 4-bit weights cannot be. Use stage 2 (configs/strategies/deepspeed.yaml) "
@@ -47,7 +48,7 @@ def check_quantization_support(strategy, quantized: bool, quant_storage: str) ->
         )
 
 
-def quant_storage_dtype(strategy, quant_storage: str, compute_dtype) -> Optional[str]:
+def quant_storage_dtype(strategy, quant_storage: str, compute_dtype) -> str | None:
     """bitsandbytes' storage dtype for packed 4-bit weights: uint8, except under FSDP (the compute dtype)."""
     import torch
 

@@ -1,40 +1,56 @@
-"""The task contract: what a data module offers the model for evaluation, with its defaults.
+"""The task contract: how a data module's held-out sets are scored, as one object the data module holds.
 
-`CausalLM` reads these hooks from the Trainer's data module. A task's data module derives from
-`Task` (the prompt -> completion base and the Java corpus do) and overrides what it has; any
-other LightningDataModule gets the defaults: a `val` and a `test` set, scored by their loss.
+`CausalLM` reads `trainer.datamodule.task` (`task_of`): the evaluation sets, a factory for the metric
+each set logs, the per-example score shown beside each generation, and what a generation is compared
+with. A data module without one (any LightningDataModule) gets `Task()`: a `val` and a `test` set,
+scored by their loss.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-Score = Union[float, dict[str, float], None]
+Score = float | dict[str, float] | None
 
 
+def written_reference(example: dict) -> str | None:
+    """The example's reference, or its completion as written (the last assistant turn of a conversation)."""
+    return example.get("reference") or example.get("completion") or None
+
+
+def default_eval_sets() -> dict[str, list[str]]:
+    return {"validate": ["val"], "test": ["test"]}
+
+
+@dataclass(frozen=True)
 class Task:
-    # The evaluation sets per stage, in the order of the data module's dataloaders; each logs its
-    # own metrics under its name (Java adds `val_seen`, its training words, beside `val`).
-    eval_sets: dict[str, list[str]] = {"validate": ["val"], "test": ["test"]}
+    """How a task's generations are scored.
+
+    Args:
+        eval_sets: the evaluation sets per stage, in the order of the data module's dataloaders; each
+            logs its metrics under its name (`val/exact`, `val_seen/exact`).
+        metric: builds a fresh torchmetrics Metric (or MetricCollection), one per set, updated with
+            (generated texts, references); its `compute` gives a value or a dict of them. None: loss only.
+        score: one generation's score, or a dict of scores by metric, from (completion, reference):
+            shown beside it in the logged samples and `predict`'s output. None: no score.
+        reference: what a generation is compared with, from the example.
+    """
+
+    eval_sets: dict[str, list[str]] = field(default_factory=default_eval_sets)
+    metric: Callable[[], Any] | None = None
+    score: Callable[[str, str], Score] | None = None
+    reference: Callable[[dict], str | None] = written_reference
 
     def build_metric(self):
-        """A torchmetrics Metric (or MetricCollection) updated with (generated texts, references) whose
-        `compute` gives a value or a dict of them, each logged as `<set>/<key>`; None: loss only."""
-        return None
+        return self.metric() if self.metric is not None else None
 
-    def score(self, completion: str, reference: str) -> Score:
-        """One generation's score, or a dict of scores by metric, shown beside it in the logged samples
-        and `predict`'s output."""
-        return None
-
-    def reference(self, example: dict) -> Optional[str]:
-        """What the metric compares a generation with; by default the example's completion."""
-        return example.get("reference") or example.get("completion") or None
-
-
-DEFAULT_TASK = Task()
+    def score_of(self, completion: str, reference: str | None) -> Score:
+        return self.score(completion, reference) if self.score is not None and reference is not None else None
 
 
 def task_of(datamodule) -> Task:
-    """The data module's task hooks, or the defaults for one that offers none."""
-    return datamodule if isinstance(datamodule, Task) else DEFAULT_TASK
+    """The data module's task, or the default one for a data module that has none."""
+    task = getattr(datamodule, "task", None)
+    return task if isinstance(task, Task) else Task()

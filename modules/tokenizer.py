@@ -15,7 +15,9 @@ def load_tokenizer(source: str, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(resolve_model_source(source), trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(
+            resolve_model_source(source), trust_remote_code=trust_remote_code
+        )
     except OSError as error:
         raise ModelSourceError(describe_load_failure(source, error)) from error
     if tokenizer.pad_token is None:

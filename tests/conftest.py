@@ -21,7 +21,8 @@ os.environ.setdefault("LIT_NATIVE_BF16", "0")
 
 @pytest.fixture
 def javac():
-    """A JDK's javac for the tests marked `needs_javac`: skipped without one, except in CI, which must test it."""
+    """A JDK's javac for the tests marked `needs_javac`: skipped without one, except in CI, which must test
+    it."""
     if shutil.which("javac") is None:
         if os.environ.get("CI"):
             pytest.fail("javac not found: CI must test the Java metric (.ci/run installs a JDK)")
@@ -47,11 +48,15 @@ def tiny_fit_args(tmp_path):
     """A fit of the tiny 4-bit + LoRA sums config, writing under tmp_path."""
     return [
         "fit",
-        "--config", "configs/tiny/sums.yaml",
-        "--trainer.default_root_dir", str(tmp_path),
-        "--trainer.enable_progress_bar", "false",
-        "--trainer.enable_model_summary", "false",
-    ]  # fmt: skip
+        "--config",
+        "configs/tiny/sums.yaml",
+        "--trainer.default_root_dir",
+        str(tmp_path),
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.enable_model_summary",
+        "false",
+    ]
 
 
 @pytest.fixture(scope="module")

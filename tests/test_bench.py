@@ -12,20 +12,47 @@ from tests.helpers import TINY_GPT2, TINY_MISTRAL
 
 
 def bench_results(peak: dict, limit, summary: dict, generation: dict, generation_summary: dict) -> dict:
-    """What `bench/vs_hf.py` assembles before any time to score, on a made-up machine."""
-    machine = {"device": "cpu", "cpu": "a CPU", "cpu_count": 2, "cpu_description": "AVX2", "threads": 2, "precision": "32-true",
-               "versions": {p: "0" for p in ("torch", "transformers", "peft", "lightning", "trl")}, "commit": "abc"}  # fmt: skip
-    return {"date": "today", "command": "python bench/vs_hf.py", "machine": machine, "config": "c.yaml", "steps": 1,
-            "warmup": 1, "repeats": 1, "load_average": {"before": 0.0, "after": 0.0}, "peak": peak, "limit": limit,
-            "labels": {"lit": "lit", "hf": "Trainer"}, "summary": summary, "generation": generation,
-            "generation_summary": generation_summary, "time_to_score": {}}  # fmt: skip
+    """What `bench.vs_hf` assembles before any time to score, on a made-up machine."""
+    machine = {
+        "device": "cpu",
+        "cpu": "a CPU",
+        "cpu_count": 2,
+        "cpu_description": "AVX2",
+        "threads": 2,
+        "precision": "32-true",
+        "versions": {p: "0" for p in ("torch", "transformers", "peft", "lightning", "trl")},
+        "commit": "abc",
+    }
+    return {
+        "date": "today",
+        "command": "python -m bench.vs_hf",
+        "machine": machine,
+        "config": "c.yaml",
+        "steps": 1,
+        "warmup": 1,
+        "repeats": 1,
+        "load_average": {"before": 0.0, "after": 0.0},
+        "peak": peak,
+        "limit": limit,
+        "labels": {"lit": "lit", "hf": "Trainer"},
+        "summary": summary,
+        "generation": generation,
+        "generation_summary": generation_summary,
+        "time_to_score": {},
+    }
 
 
 def test_model_work_counts_the_decoder_linear_layers_and_the_adapted_ones():
     # tiny-mistral: hidden 64, 4 heads of 16, 2 key-value heads, MLP 128, 2 layers, vocabulary 320.
     per_layer = 64 * 64 + 2 * 64 * 32 + 64 * 64 + 3 * 64 * 128  # q, k and v, o, gate/up/down
     work = model_work(TINY_MISTRAL, {"r": 8, "target_modules": ["k_proj", "v_proj", "o_proj"]})
-    assert (work.frozen, work.layers, work.attention_width, work.hidden, work.vocab) == (2 * per_layer, 2, 64, 64, 320)
+    assert (work.frozen, work.layers, work.attention_width, work.hidden, work.vocab) == (
+        2 * per_layer,
+        2,
+        64,
+        64,
+        320,
+    )
     assert work.lora == 2 * 8 * ((64 + 32) + (64 + 32) + (64 + 64)) and not work.trains_base
     all_linear = model_work(TINY_MISTRAL, {"r": 4, "target_modules": "all-linear"}).lora
     assert all_linear == 2 * 4 * (128 + 96 + 96 + 128 + 3 * (64 + 128))  # the LM head is never adapted
@@ -39,7 +66,9 @@ def test_training_and_generation_flops_follow_the_formulas():
     # 2 tokens, 1 trained: frozen 4NL, LoRA 6nL, causal attention 3 x 4W x L(L+1)/2, LM head 4hV x T.
     assert work.training_flops(2, 1) == 4 * 10 * 2 + 6 * 2 * 2 + 3 * 4 * 3 + 4 * 3
     items = [{"input_ids": [1, 2], "labels": [-100, 2]}, {"input_ids": [1, 2, 3], "labels": [-100, -100, 3]}]
-    assert training_flops_per_token(work, items) == (work.training_flops(2, 1) + work.training_flops(3, 1)) / 5
+    assert (
+        training_flops_per_token(work, items) == (work.training_flops(2, 1) + work.training_flops(3, 1)) / 5
+    )
     assert ModelWork(10, 0, True, 1, 1, 1, 3).training_flops(1, 0) == 6 * 10 + 3 * 4  # weights that train: 6N
     # A prompt of 2, 3 returned tokens (2 steps after the prompt pass) with 2 beams: per token 2(N + n) = 24.
     prompt_pass = 24 * 2 + 4 * 3 + 2 * 3
@@ -59,19 +88,38 @@ def test_the_matmul_peak_is_measured_in_each_dtype():
 def test_the_tables_report_each_row_as_a_fraction_of_the_peak():
     from bench.vs_hf import hardware_limit, markdown, summarize, summarize_generation
 
-    peak = {"peak": {"fp32": {"gflops": 100.0, "threads": 2, "by_shape": {}}, "bf16": {"gflops": 4.0, "threads": 2, "by_shape": {}}},
-            "training_flops_per_token": 2e9}  # fmt: skip
+    peak = {
+        "peak": {
+            "fp32": {"gflops": 100.0, "threads": 2, "by_shape": {}},
+            "bf16": {"gflops": 4.0, "threads": 2, "by_shape": {}},
+        },
+        "training_flops_per_token": 2e9,
+    }
     limit = hardware_limit(peak, "32-true")
     assert limit == {"dtype": "fp32", "peak_gflops": 100.0, "flops_per_token": 2e9}
-    assert hardware_limit(peak, "bf16-mixed")["peak_gflops"] == 4.0 and hardware_limit({"error": "x"}, "32-true") is None
+    assert (
+        hardware_limit(peak, "bf16-mixed")["peak_gflops"] == 4.0
+        and hardware_limit({"error": "x"}, "32-true") is None
+    )
     run = {"tokens_per_s": 10.0, "peak_rss_gib": 3.0, "real_token_fraction": 1.0, "cpu_per_wall_s": 2.0}
     runs = {"lit": [run], "hf": [{**run, "tokens_per_s": 5.0}]}
     summary = summarize(runs, limit)
-    assert summary["lit"]["fraction_of_peak"]["median"] == pytest.approx(0.2)  # 10 tokens/s x 2 GFLOP / 100 GFLOP/s
-    generation = {"prompts": 2, "eval_set": "val", "eval_batch_size": 2, "max_new_tokens": 8, "adapter": None,
-                  "same_text_fraction": 1.0, "num_beams": 1,
-                  "runs": {kind: [{"tokens_per_s": 4.0, "generated_tokens": 8, "model_gflops_per_s": 5.0}]
-                           for kind in ("batched", "batched_transformers", "one_at_a_time")}}  # fmt: skip
+    assert summary["lit"]["fraction_of_peak"]["median"] == pytest.approx(
+        0.2
+    )  # 10 tokens/s x 2 GFLOP / 100 GFLOP/s
+    generation = {
+        "prompts": 2,
+        "eval_set": "val",
+        "eval_batch_size": 2,
+        "max_new_tokens": 8,
+        "adapter": None,
+        "same_text_fraction": 1.0,
+        "num_beams": 1,
+        "runs": {
+            kind: [{"tokens_per_s": 4.0, "generated_tokens": 8, "model_gflops_per_s": 5.0}]
+            for kind in ("batched", "batched_transformers", "one_at_a_time")
+        },
+    }
     gen_summary = summarize_generation(generation, limit)
     assert gen_summary["batched_fraction_of_peak"]["median"] == pytest.approx(0.05)
     results = bench_results(peak, limit, summary, generation, gen_summary)
@@ -88,20 +136,41 @@ def test_the_results_are_written_after_the_timings_and_again_after_each_time_to_
 
     run = {"tokens_per_s": 10.0, "peak_rss_gib": 3.0, "real_token_fraction": 1.0, "cpu_per_wall_s": 2.0}
     skipped = {"error": "skipped"}
-    results = bench_results({"error": "x"}, None, summarize({"lit": [run], "hf": [{**run, "tokens_per_s": 5.0}]}, None),
-                            skipped, summarize_generation(skipped, None))  # fmt: skip
+    results = bench_results(
+        {"error": "x"},
+        None,
+        summarize({"lit": [run], "hf": [{**run, "tokens_per_s": 5.0}]}, None),
+        skipped,
+        summarize_generation(skipped, None),
+    )
     options = argparse.Namespace(results=str(tmp_path / "results.json"))
     write_results(results, options)  # the timings, before any time to score
     written = json.loads((tmp_path / "results.json").read_text())
-    assert written["targets"]["train_tokens_per_s_vs_hf_at_least_1.5"] and "java_time_to_score_under_15_min" not in written["targets"]
+    assert (
+        written["targets"]["train_tokens_per_s_vs_hf_at_least_1.5"]
+        and "java_time_to_score_under_15_min" not in written["targets"]
+    )
 
-    results["time_to_score"]["java"] = {"monitor": "val/accuracy", "target": 0.95, "mode": "max", "config": "c.yaml",
-                                        "fit_args": [], "limit_minutes": 25, "reached": False, "gave_up": True,
-                                        "minutes_to_target": None, "minutes_total": 41.3, "steps": 250,
-                                        "validations": [{"step": 250, "minutes": 41.2, "during_fit": True, "val/accuracy": 0.88}]}  # fmt: skip
+    results["time_to_score"]["java"] = {
+        "monitor": "val/accuracy",
+        "target": 0.95,
+        "mode": "max",
+        "config": "c.yaml",
+        "fit_args": [],
+        "limit_minutes": 25,
+        "reached": False,
+        "gave_up": True,
+        "minutes_to_target": None,
+        "minutes_total": 41.3,
+        "steps": 250,
+        "validations": [{"step": 250, "minutes": 41.2, "during_fit": True, "val/accuracy": 0.88}],
+    }
     write_results(results, options)
     written = json.loads((tmp_path / "results.json").read_text())
-    assert written["time_to_score"]["java"]["gave_up"] and written["targets"]["java_time_to_score_under_15_min"] is False
+    assert (
+        written["time_to_score"]["java"]["gave_up"]
+        and written["targets"]["java_time_to_score_under_15_min"] is False
+    )
     assert write_results(results, options) == markdown(results)
 
 
@@ -109,14 +178,39 @@ def test_time_to_score_stops_at_the_first_validation_that_reaches_the_target(tmp
     from bench.time_to_score import main
 
     out = tmp_path / "java.json"
-    record = main(["java", "--config", "configs/tiny/java_instruct.yaml", "--target", "0.0", "--out", str(out), "--",
-                   "--trainer.max_steps", "4", "--trainer.val_check_interval", "2", "--trainer.enable_progress_bar", "false",
-                   "--trainer.enable_model_summary", "false", "--model.init_args.max_new_tokens", "2",
-                   "--data.init_args.compile_check", "false"])  # fmt: skip
+    record = main(
+        [
+            "java",
+            "--config",
+            "configs/tiny/java_instruct.yaml",
+            "--target",
+            "0.0",
+            "--out",
+            str(out),
+            "--",
+            "--trainer.max_steps",
+            "4",
+            "--trainer.val_check_interval",
+            "2",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.enable_model_summary",
+            "false",
+            "--model.init_args.max_new_tokens",
+            "2",
+            "--data.init_args.compile_check",
+            "false",
+        ]
+    )
     assert record == json.loads(out.read_text())
-    assert record["reached"] and record["step"] == record["steps"] == 2  # stopped at the first validation, step 2 of 4
+    assert (
+        record["reached"] and record["step"] == record["steps"] == 2
+    )  # stopped at the first validation, step 2 of 4
     # 2 new tokens are never a whole method: an accuracy above 0 would be a metric giving credit for nothing.
-    assert record["validations"][0]["val/accuracy"] == 0.0 and 0 < record["minutes_to_target"] <= record["minutes_total"]
+    assert (
+        record["validations"][0]["val/accuracy"] == 0.0
+        and 0 < record["minutes_to_target"] <= record["minutes_total"]
+    )
     assert record["monitor"] == "val/accuracy" and record["machine"] and record["fit_args"][-1] == "false"
 
 
@@ -124,25 +218,69 @@ def test_time_to_score_gives_up_at_the_first_validation_past_its_limit(tmp_path)
     from bench.time_to_score import main
 
     out = tmp_path / "java.json"
-    record = main(["java", "--config", "configs/tiny/java_instruct.yaml", "--target", "2.0", "--limit_minutes", "0.001",
-                   "--out", str(out), "--", "--trainer.max_steps", "4", "--trainer.val_check_interval", "2",
-                   "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-                   "--model.init_args.max_new_tokens", "2", "--data.init_args.compile_check", "false"])  # fmt: skip
+    record = main(
+        [
+            "java",
+            "--config",
+            "configs/tiny/java_instruct.yaml",
+            "--target",
+            "2.0",
+            "--limit_minutes",
+            "0.001",
+            "--out",
+            str(out),
+            "--",
+            "--trainer.max_steps",
+            "4",
+            "--trainer.val_check_interval",
+            "2",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.enable_model_summary",
+            "false",
+            "--model.init_args.max_new_tokens",
+            "2",
+            "--data.init_args.compile_check",
+            "false",
+        ]
+    )
     assert not record["reached"] and record["gave_up"] and record["minutes_to_target"] is None
-    assert record["steps"] == 2 and len(record["validations"]) == 1  # an accuracy of 2 is never reached: stopped at step 2
+    assert (
+        record["steps"] == 2 and len(record["validations"]) == 1
+    )  # an accuracy of 2 is never reached: stopped at step 2
 
 
 def test_the_benchmark_table_shows_each_time_to_score_with_its_curve():
     from bench.vs_hf import _time_to_score_lines
 
     base = {"mode": "max", "config": "c.yaml", "fit_args": [], "limit_minutes": 45}
-    sums = {**base, "monitor": "val/exact", "target": 0.9, "reached": True, "minutes_to_target": 30.04, "step": 100,
-            "validations": [{"step": 50, "minutes": 20.0, "during_fit": True, "val/exact": 0.5},
-                            {"step": 100, "minutes": 30.04, "during_fit": True, "val/exact": 0.95}]}  # fmt: skip
-    java = {**base, "monitor": "val/accuracy", "target": 0.95, "reached": False, "minutes_to_target": None, "gave_up": True,
-            "minutes_total": 46.0, "steps": 250, "fit_args": ["--validate_before_fit", "false"],
-            "validations": [{"step": 0, "minutes": 5.0, "during_fit": False, "val/accuracy": 0.0},
-                            {"step": 250, "minutes": 46.0, "during_fit": True, "val/accuracy": 0.9}]}  # fmt: skip
+    sums = {
+        **base,
+        "monitor": "val/exact",
+        "target": 0.9,
+        "reached": True,
+        "minutes_to_target": 30.04,
+        "step": 100,
+        "validations": [
+            {"step": 50, "minutes": 20.0, "during_fit": True, "val/exact": 0.5},
+            {"step": 100, "minutes": 30.04, "during_fit": True, "val/exact": 0.95},
+        ],
+    }
+    java = {
+        **base,
+        "monitor": "val/accuracy",
+        "target": 0.95,
+        "reached": False,
+        "minutes_to_target": None,
+        "gave_up": True,
+        "minutes_total": 46.0,
+        "steps": 250,
+        "fit_args": ["--validate_before_fit", "false"],
+        "validations": [
+            {"step": 0, "minutes": 5.0, "during_fit": False, "val/accuracy": 0.0},
+            {"step": 250, "minutes": 46.0, "during_fit": True, "val/accuracy": 0.9},
+        ],
+    }
     lines = "\n".join(_time_to_score_lines({"sums": sums, "java": java, "broken": {"error": ["boom"]}}))
     assert "| **30.0 min** (step 100) | 50: 20.0 min, 0.50; 100: 30.0 min, 0.95 |" in lines
     assert "not reached (46.0 min, 250 steps, gave up at the 45-min limit) | 250: 46.0 min, 0.90 |" in lines
@@ -151,7 +289,9 @@ def test_the_benchmark_table_shows_each_time_to_score_with_its_curve():
     assert _time_to_score_lines({}) == []
 
 
-def test_the_benchmark_runs_time_to_score_in_its_own_process_with_the_limit_and_threads(tmp_path, monkeypatch):
+def test_the_benchmark_runs_time_to_score_in_its_own_process_with_the_limit_and_threads(
+    tmp_path, monkeypatch
+):
     import argparse
     import subprocess
 
@@ -162,19 +302,26 @@ def test_the_benchmark_runs_time_to_score_in_its_own_process_with_the_limit_and_
     def fake_run(command, env, **kwargs):  # what the child would write: its record
         calls.append((command, env))
         out = Path(command[command.index("--out") + 1])
-        out.write_text(json.dumps({"task": command[2], "reached": True, "minutes_to_target": 1.5}))
+        out.write_text(json.dumps({"task": command[3], "reached": True, "minutes_to_target": 1.5}))
         return subprocess.CompletedProcess(command, 0, stdout="done", stderr="")
 
     monkeypatch.setattr(vs_hf.subprocess, "run", fake_run)
-    options = argparse.Namespace(device="cuda", threads=3, time_to_score_limit=20.0)  # cuda: no wait for idle cores
+    options = argparse.Namespace(
+        device="cuda", threads=3, time_to_score_limit=20.0
+    )  # cuda: no wait for idle cores
     record = vs_hf.time_to_score("sums", options, tmp_path)
     [(command, env)] = calls
-    assert command[1].endswith("bench/time_to_score.py") and command[2] == "sums"
+    assert command[1:4] == ["-m", "bench.time_to_score", "sums"]
     assert command[command.index("--limit_minutes") + 1] == "20.0" and env["OMP_NUM_THREADS"] == "3"
     assert record["minutes_to_target"] == 1.5 and (tmp_path / "time_to_score_sums.log").read_text() == "done"
 
-    monkeypatch.setattr(vs_hf.subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(
-        command, 1, stdout="", stderr="Traceback\nValueError: boom"))  # fmt: skip
+    monkeypatch.setattr(
+        vs_hf.subprocess,
+        "run",
+        lambda command, **kwargs: subprocess.CompletedProcess(
+            command, 1, stdout="", stderr="Traceback\nValueError: boom"
+        ),
+    )
     assert vs_hf.time_to_score("java", options, tmp_path)["error"] == ["ValueError: boom"]
 
 
@@ -184,8 +331,27 @@ def test_the_generation_benchmark_runs_only_the_kinds_asked_and_names_an_unknown
 
     def generate(*kinds):
         out = tmp_path / "generate.json"
-        run = subprocess.run([sys.executable, "bench/runs.py", "generate", "--config", "configs/tiny/sums.yaml", "--out", str(out),
-                              "--repeats", "1", "--threads", "1", "--kinds", *kinds], capture_output=True, text=True, check=False)  # fmt: skip
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.runs",
+                "generate",
+                "--config",
+                "configs/tiny/sums.yaml",
+                "--out",
+                str(out),
+                "--repeats",
+                "1",
+                "--threads",
+                "1",
+                "--kinds",
+                *kinds,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         return run, out
 
     run, out = generate("batched", "batched_transformers")
@@ -200,17 +366,21 @@ def test_the_generation_benchmark_runs_only_the_kinds_asked_and_names_an_unknown
 
 def test_the_packed_kernel_comparison_generates_in_both_layouts(monkeypatch, tmp_path):
     """bench/cpu_4bit_kernel.py on the tiny config, the native-bf16 CPU simulated (its packed kernel is a
-    plain-torch stand-in here): lit's layout first, then every layer packed by bitsandbytes' own eval forward."""
+    plain-torch stand-in here): lit's layout first, then every layer packed by bitsandbytes' own eval forward.
+    """
     import bench.cpu_4bit_kernel as kernel
     from tests.helpers.native_bf16 import simulate_native_bf16_bitsandbytes
 
     simulate_native_bf16_bitsandbytes(monkeypatch)
     monkeypatch.setattr(kernel, "cpu_flags_have_native_bf16", lambda: True)
     out = tmp_path / "kernel.json"
-    record = kernel.main(["--config", "configs/tiny/sums.yaml", "--precision", "32-true", "--repeats", "1",
-                          "--out", str(out)])  # fmt: skip
+    record = kernel.main(
+        ["--config", "configs/tiny/sums.yaml", "--precision", "32-true", "--repeats", "1", "--out", str(out)]
+    )
     assert record == json.loads(out.read_text())
-    assert record["prompts"] == 8 and record["distinct_prompts"] <= 8 and 0 <= record["same_generations"] <= 8  # one batch
+    assert (
+        record["prompts"] == 8 and record["distinct_prompts"] <= 8 and 0 <= record["same_generations"] <= 8
+    )  # one batch
     assert record["seconds_lit_layout"] > 0 and record["seconds_packed_kernel"] > 0
 
 
@@ -239,14 +409,22 @@ def test_the_beam_baseline_runs_the_search_lit_runs(precision):
     prompts, mask, pad = batch["prompt_ids"], batch["prompt_mask"], module.tokenizer.pad_token_id
 
     def baseline(eos: int) -> list[list[int]]:  # each row up to and including its first EOS
-        new = module.model.generate(input_ids=prompts, attention_mask=mask, max_new_tokens=16, pad_token_id=pad,
-                                    eos_token_id=eos, **transformers_search(4))[:, prompts.shape[1] :].tolist()  # fmt: skip
+        new = module.model.generate(
+            input_ids=prompts,
+            attention_mask=mask,
+            max_new_tokens=16,
+            pad_token_id=pad,
+            eos_token_id=eos,
+            **transformers_search(4),
+        )[:, prompts.shape[1] :].tolist()
         return [row[: row.index(eos) + 1] if eos in row else row for row in new]
 
     # As EOS, the token whose first use varies most across rows: beams finish at different steps,
     # where stopping early or not changes the result.
     first = baseline(module.tokenizer.eos_token_id)
-    eos = max({t for row in first for t in row}, key=lambda t: len({row.index(t) for row in first if t in row}))
+    eos = max(
+        {t for row in first for t in row}, key=lambda t: len({row.index(t) for row in first if t in row})
+    )
     ours = beam_generate(module.model, prompts, mask, 16, eos, pad, num_beams=4).tolist()
     assert baseline(eos) == [row[: row.index(eos) + 1] if eos in row else row for row in ours]
     assert transformers_search(1) == {"do_sample": False, "num_beams": 1}
@@ -257,7 +435,9 @@ def test_the_text_differences_name_each_prompt_and_each_kind_s_text():
 
     items = [{"prompt": "a"}, {"prompt": "b"}, {"prompt": "c"}]
     texts = {"batched": ["x", "y", "z"], "batched_transformers": ["x", "Y", "z"]}
-    assert text_differences(texts, items) == [{"prompt_index": 1, "prompt": "b", "batched": "y", "batched_transformers": "Y"}]
+    assert text_differences(texts, items) == [
+        {"prompt_index": 1, "prompt": "b", "batched": "y", "batched_transformers": "Y"}
+    ]
 
 
 def test_the_timed_windows_of_lit_and_the_trainer_hold_the_same_batches(tmp_path):
@@ -268,8 +448,25 @@ def test_the_timed_windows_of_lit_and_the_trainer_hold_the_same_batches(tmp_path
 
     def run(system: str, *flags: str) -> dict:
         out = tmp_path / f"{system}{'-'.join(flags)}.json"
-        command = [sys.executable, "bench/runs.py", system, "--config", "configs/tiny/sums.yaml", "--out", str(out),
-                   "--workdir", str(tmp_path / "work"), "--warmup", "1", "--steps", "3", "--threads", "1", *flags]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "bench.runs",
+            system,
+            "--config",
+            "configs/tiny/sums.yaml",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+            "--warmup",
+            "1",
+            "--steps",
+            "3",
+            "--threads",
+            "1",
+            *flags,
+        ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr[-3000:]
         return json.loads(out.read_text())

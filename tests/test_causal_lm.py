@@ -22,7 +22,12 @@ def test_tiny_fit_checkpoint_holds_only_the_adapter(tiny_fit_args, tmp_path):
     assert ckpt["adapter_only"] and ckpt["optimizer_states"]
     # 3 adapted projections x 2 layers x (A, B)
     assert len(keys) == 12
-    assert ckpt["hyper_parameters"]["quantization"] == {"quant_type": "nf4", "double_quant": True, "compute_dtype": "auto", "quant_storage": "auto"}
+    assert ckpt["hyper_parameters"]["quantization"] == {
+        "quant_type": "nf4",
+        "double_quant": True,
+        "compute_dtype": "auto",
+        "quant_storage": "auto",
+    }
 
 
 def test_resume_loads_the_saved_adapter_not_a_fresh_one(tiny_fit_args, tmp_path):
@@ -32,7 +37,9 @@ def test_resume_loads_the_saved_adapter_not_a_fresh_one(tiny_fit_args, tmp_path)
     assert resumed.trainer.current_epoch == 3 and resumed.trainer.global_step == cli.trainer.global_step + 8
     # And loading outside the trainer restores exactly the saved adapter.
     model = CausalLM.load_from_checkpoint(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    for key, value in torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"].items():
+    for key, value in torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)[
+        "state_dict"
+    ].items():
         assert torch.equal(model.state_dict()[key], value)
     assert any(not torch.equal(model.state_dict()[k], v) for k, v in saved.items())  # it trained on
 
@@ -40,16 +47,24 @@ def test_resume_loads_the_saved_adapter_not_a_fresh_one(tiny_fit_args, tmp_path)
 def test_predict_writes_jsonl_with_scores(tiny_fit_args, tmp_path):
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text(
-        '{"prompt": "33 es igual a", "reference": "33"}\n{"prompt": "20 más 23 es igual a"}\n', encoding="utf-8"
+        '{"prompt": "33 es igual a", "reference": "33"}\n{"prompt": "20 más 23 es igual a"}\n',
+        encoding="utf-8",
     )
     out = tmp_path / "predictions.jsonl"
-    cli_main([
-        "predict", "--config", "configs/tiny/sums.yaml",
-        "--data.init_args.predict_file", str(prompts),
-        "--trainer.callbacks+=lit.callbacks.JsonlPredictionWriter",
-        "--trainer.callbacks.path", str(out),
-        "--trainer.enable_progress_bar", "false",
-    ])  # fmt: skip
+    cli_main(
+        [
+            "predict",
+            "--config",
+            "configs/tiny/sums.yaml",
+            "--data.init_args.predict_file",
+            str(prompts),
+            "--trainer.callbacks+=lit.callbacks.JsonlPredictionWriter",
+            "--trainer.callbacks.path",
+            str(out),
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["prompt"] for r in rows] == ["33 es igual a", "20 más 23 es igual a"]
     assert rows[0]["reference"] == "33" and isinstance(rows[0]["score"], float)
@@ -58,8 +73,17 @@ def test_predict_writes_jsonl_with_scores(tiny_fit_args, tmp_path):
 
 
 def test_full_fine_tuning_checkpoint_holds_all_weights(tiny_fit_args, tmp_path):
-    cli = cli_main(tiny_fit_args + ["--model.init_args.lora", "null", "--model.init_args.quantization", "null",
-                                    "--trainer.max_epochs", "1"])  # fmt: skip
+    cli = cli_main(
+        tiny_fit_args
+        + [
+            "--model.init_args.lora",
+            "null",
+            "--model.init_args.quantization",
+            "null",
+            "--trainer.max_epochs",
+            "1",
+        ]
+    )
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert set(ckpt["state_dict"]) == set(cli.model.state_dict()) and "adapter_only" not in ckpt
 
@@ -72,7 +96,9 @@ def test_trainer_precision_sets_the_frozen_weights_and_4bit_compute_dtype(tiny_f
     debug = ["--config", "configs/debug.yaml", "--trainer.precision", precision]
     dense = cli_main(tiny_fit_args + debug + ["--model.init_args.quantization", "null"]).model.model
     assert {p.dtype for p in dense.parameters() if not p.requires_grad} == {dtype}  # the frozen base
-    assert {p.dtype for p in dense.parameters() if p.requires_grad} == {torch.float32}  # LoRA: fp32 master weights
+    assert {p.dtype for p in dense.parameters() if p.requires_grad} == {
+        torch.float32
+    }  # LoRA: fp32 master weights
     quantized = cli_main(tiny_fit_args + debug).model.model
     layers = [m for m in quantized.modules() if isinstance(m, bnb.nn.Linear4bit)]
     assert layers and {m.compute_dtype for m in layers} == {dtype}
@@ -86,7 +112,7 @@ def test_hit_limit_is_the_share_of_generations_that_never_end(tiny_fit_args, mon
         rows = [[5, eos, eos] if i % 2 == 0 else [5, 6, 7] for i in range(len(prompt_ids))]
         return torch.tensor(rows)
 
-    monkeypatch.setattr(CausalLM, "_generate_ids", half_end)
+    monkeypatch.setattr(CausalLM, "generate_ids", half_end)
     args = ["validate", *tiny_fit_args[1:], "--config", "configs/debug.yaml"]
     metrics = cli_main(args).trainer.callback_metrics
     assert float(metrics["val/hit_limit"]) == 0.5
@@ -94,9 +120,12 @@ def test_hit_limit_is_the_share_of_generations_that_never_end(tiny_fit_args, mon
 
 def test_the_sanity_check_generates_a_few_tokens_and_validation_the_full_length(tiny_fit_args, monkeypatch):
     """Lightning's sanity check only looks for errors: it runs the evaluation code on a few tokens."""
-    import modules.evaluation as evaluation
+    import modules.causal_lm as evaluation
 
-    limits, modules = [], []  # (sanity checking?, max_new_tokens) of every generation call; the LightningModule
+    limits, modules = (
+        [],
+        [],
+    )  # (sanity checking?, max_new_tokens) of every generation call; the LightningModule
     real = evaluation.greedy_generate
 
     def spy(model, ids, mask, max_new_tokens, *args):
@@ -105,15 +134,27 @@ def test_the_sanity_check_generates_a_few_tokens_and_validation_the_full_length(
 
     monkeypatch.setattr(evaluation, "greedy_generate", spy)
     monkeypatch.setattr(CausalLM, "on_fit_start", lambda self: modules.append(self))
-    cli_main(tiny_fit_args + ["--trainer.num_sanity_val_steps", "1", "--trainer.max_steps", "1",
-                              "--trainer.val_check_interval", "1", "--trainer.limit_val_batches", "1",
-                              "--model.init_args.max_new_tokens", "9"])  # fmt: skip
+    cli_main(
+        tiny_fit_args
+        + [
+            "--trainer.num_sanity_val_steps",
+            "1",
+            "--trainer.max_steps",
+            "1",
+            "--trainer.val_check_interval",
+            "1",
+            "--trainer.limit_val_batches",
+            "1",
+            "--model.init_args.max_new_tokens",
+            "9",
+        ]
+    )
     assert {limit for sanity, limit in limits if sanity} == {evaluation.SANITY_NEW_TOKENS}
     assert {limit for sanity, limit in limits if not sanity} == {9}
 
 
 class CountHostReads(Callback):
-    """Counts reads of tensor values (each one a device sync on a GPU) inside training steps that log nothing."""
+    """Counts reads of tensor values (each a device sync on a GPU) inside training steps that log nothing."""
 
     every, reads, active = 5, 0, False
 
@@ -145,11 +186,21 @@ def test_training_steps_read_no_tensor_values_between_logging_steps(tiny_fit_arg
 
         monkeypatch.setattr(torch.Tensor, name, counted)
     counter.reads = 0
-    cli = cli_main(tiny_fit_args + [
-        "--trainer.max_epochs", "1", "--trainer.log_every_n_steps", str(counter.every),
-        "--trainer.enable_progress_bar", "true", "--trainer.limit_val_batches", "0",
-        "--trainer.callbacks+=tests.test_causal_lm.CountHostReads",
-        "--model.init_args.finite_check", "log",  # what "auto" picks on a GPU; "step" reads every loss
-    ])  # fmt: skip
+    cli = cli_main(
+        tiny_fit_args
+        + [
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.log_every_n_steps",
+            str(counter.every),
+            "--trainer.enable_progress_bar",
+            "true",
+            "--trainer.limit_val_batches",
+            "0",
+            "--trainer.callbacks+=tests.test_causal_lm.CountHostReads",
+            "--model.init_args.finite_check",
+            "log",  # what "auto" picks on a GPU; "step" reads every loss
+        ]
+    )
     assert cli.trainer.global_step > counter.every  # steps on both sides of a logging step
     assert counter.reads == 0

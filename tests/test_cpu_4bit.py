@@ -100,10 +100,27 @@ def test_the_first_training_step_after_a_validation_has_the_gradients_of_a_model
     native-bf16 CPU, a kernel, a cache), the sanity check's validation leaves no trace in the next step."""
     simulate_native_bf16_bitsandbytes(monkeypatch)
     dtypes = quant_kwargs(precision)["compute_dtype"]
-    args = ["--config", "configs/tiny/sums.yaml", *MODES[mode], "--trainer.precision", precision,
-            "--model.init_args.dtype", dtypes, "--trainer.max_steps", "1", "--trainer.logger", "false",
-            "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-            "--trainer.enable_checkpointing", "false", "--trainer.callbacks", "null"]  # fmt: skip
+    args = [
+        "--config",
+        "configs/tiny/sums.yaml",
+        *MODES[mode],
+        "--trainer.precision",
+        precision,
+        "--model.init_args.dtype",
+        dtypes,
+        "--trainer.max_steps",
+        "1",
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.enable_model_summary",
+        "false",
+        "--trainer.enable_checkpointing",
+        "false",
+        "--trainer.callbacks",
+        "null",
+    ]
     if mode != "full":
         args += [
             "--model.init_args.lora.dropout",
@@ -111,16 +128,28 @@ def test_the_first_training_step_after_a_validation_has_the_gradients_of_a_model
         ]  # the same step with and without the validation before it
     if mode == "4bit+lora":
         args += ["--model.init_args.quantization.compute_dtype", dtypes]
-    evaluated = first_step_gradients([*args, "--trainer.num_sanity_val_steps", "1",
-                                      "--trainer.default_root_dir", str(tmp_path / "evaluated")])  # fmt: skip
-    fresh = first_step_gradients([*args, "--trainer.num_sanity_val_steps", "0",
-                                  "--trainer.default_root_dir", str(tmp_path / "fresh")])  # fmt: skip
+    evaluated = first_step_gradients(
+        [
+            *args,
+            "--trainer.num_sanity_val_steps",
+            "1",
+            "--trainer.default_root_dir",
+            str(tmp_path / "evaluated"),
+        ]
+    )
+    fresh = first_step_gradients(
+        [*args, "--trainer.num_sanity_val_steps", "0", "--trainer.default_root_dir", str(tmp_path / "fresh")]
+    )
     assert fresh.keys() == evaluated.keys() and all(g is not None for g in fresh.values())
     missing = [name for name, g in evaluated.items() if g is None]
     assert not missing, f"no gradient after the validation: {missing[:3]}"
     for name, grad in fresh.items():
-        torch.testing.assert_close(evaluated[name], grad, **close(precision, grad.abs().max().item()),
-                                   msg=lambda text, name=name: f"{name}: {text}")  # fmt: skip
+        torch.testing.assert_close(
+            evaluated[name],
+            grad,
+            **close(precision, grad.abs().max().item()),
+            msg=lambda text, name=name: f"{name}: {text}",
+        )
 
 
 def test_a_layer_packed_outside_lit_is_converted_back_before_the_next_training_step(monkeypatch, tmp_path):
@@ -138,9 +167,22 @@ def test_a_layer_packed_outside_lit_is_converted_back_before_the_next_training_s
             )
 
     watch = PackedLayersAtTrainingSteps()
-    args = ["--config", "configs/tiny/sums.yaml", "--trainer.max_steps", "2", "--trainer.precision",
-            "32-true", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-            "--trainer.num_sanity_val_steps", "0", "--trainer.default_root_dir", str(tmp_path)]  # fmt: skip
+    args = [
+        "--config",
+        "configs/tiny/sums.yaml",
+        "--trainer.max_steps",
+        "2",
+        "--trainer.precision",
+        "32-true",
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.num_sanity_val_steps",
+        "0",
+        "--trainer.default_root_dir",
+        str(tmp_path),
+    ]
     cli = cli_main(args, run=False)
     cli.trainer.callbacks[:0] = [PackOne(), watch]
     with pytest.warns(UserWarning, match="1 4-bit layer"):
@@ -194,8 +236,9 @@ def test_a_packed_layer_converted_back_computes_as_before_within_bf16_rounding(d
 
     bnb = import_bitsandbytes()
     torch.manual_seed(0)
-    layer = bnb.nn.Linear4bit(128, 256, bias=False, compute_dtype=torch.float32, quant_type="nf4",
-                              compress_statistics=double_quant).to("cpu")  # fmt: skip
+    layer = bnb.nn.Linear4bit(
+        128, 256, bias=False, compute_dtype=torch.float32, quant_type="nf4", compress_statistics=double_quant
+    ).to("cpu")
     codes, before = layer.weight.data.clone(), dequantize_4bit(layer.weight.data, layer.weight.quant_state)
     layer.weight.data, layer.weight.quant_state = _convert_weight_packed_for_cpu(
         layer.weight.data, layer.weight.quant_state

@@ -5,7 +5,6 @@ checkpoint is a folder; one process reads it after Lightning's conversion to one
 test extras (not a dependency of lit): these tests run wherever those are installed, and fail where it is not.
 """
 
-
 import pytest
 import torch
 

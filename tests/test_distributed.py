@@ -7,16 +7,39 @@ from lit.cli import cli_main
 from tests.helpers.precision import PRECISIONS, close
 from tests.helpers.processes import csv_logger, last_metrics, run_lit
 
-TINY = ["--config", "configs/tiny/sums.yaml", "--trainer.enable_progress_bar", "false",
-        "--trainer.enable_model_summary", "false"]  # fmt: skip
+TINY = [
+    "--config",
+    "configs/tiny/sums.yaml",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+]
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_ddp_on_two_cpu_processes_scores_like_one_process_and_its_checkpoint_loads(tmp_path, precision):
-    ddp = ["--config", "configs/strategies/ddp.yaml", "--trainer.accelerator", "cpu", "--trainer.devices", "2"]
+    ddp = [
+        "--config",
+        "configs/strategies/ddp.yaml",
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.devices",
+        "2",
+    ]
     tiny = [*TINY, "--trainer.precision", precision]  # named: two processes sum the loss in another order
-    run_lit(["fit", *tiny, *ddp, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "fit"),
-             *csv_logger(tmp_path / "fit")])  # fmt: skip
+    run_lit(
+        [
+            "fit",
+            *tiny,
+            *ddp,
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.default_root_dir",
+            str(tmp_path / "fit"),
+            *csv_logger(tmp_path / "fit"),
+        ]
+    )
     ckpt = tmp_path / "fit" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
     assert ckpt.is_file()
     # The 2-process checkpoint validates in one process (in this one) ...
@@ -50,9 +73,17 @@ def test_multi_node_settings_parse_and_reach_the_trainer(monkeypatch):
     from lightning.pytorch.strategies import DDPStrategy
 
     # As `srun` sets them for task 0 of 4 (2 nodes x 2 processes).
-    slurm = {"SLURM_NTASKS": "4", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "2", "SLURM_JOB_NAME": "lit",
-             "SLURM_JOB_ID": "42", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0",
-             "SLURM_NODELIST": "node[1-2]"}  # fmt: skip
+    slurm = {
+        "SLURM_NTASKS": "4",
+        "SLURM_NTASKS_PER_NODE": "2",
+        "SLURM_NNODES": "2",
+        "SLURM_JOB_NAME": "lit",
+        "SLURM_JOB_ID": "42",
+        "SLURM_PROCID": "0",
+        "SLURM_LOCALID": "0",
+        "SLURM_NODEID": "0",
+        "SLURM_NODELIST": "node[1-2]",
+    }
     for key, value in slurm.items():
         monkeypatch.setenv(key, value)
     # Lightning's SLURMEnvironment writes MASTER_ADDR and MASTER_PORT into os.environ when asked for them; set
@@ -61,10 +92,25 @@ def test_multi_node_settings_parse_and_reach_the_trainer(monkeypatch):
     for key in ("MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.setenv(key, "unset")
         monkeypatch.delenv(key)
-    cli = cli_main(["--config", "configs/tiny/sums.yaml", "--config", "configs/strategies/ddp.yaml",
-                    "--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.num_nodes", "2",
-                    "--trainer.plugins", "lightning.fabric.plugins.environments.SLURMEnvironment",
-                    "--trainer.plugins.auto_requeue", "true"], run=False)  # fmt: skip
+    cli = cli_main(
+        [
+            "--config",
+            "configs/tiny/sums.yaml",
+            "--config",
+            "configs/strategies/ddp.yaml",
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.devices",
+            "2",
+            "--trainer.num_nodes",
+            "2",
+            "--trainer.plugins",
+            "lightning.fabric.plugins.environments.SLURMEnvironment",
+            "--trainer.plugins.auto_requeue",
+            "true",
+        ],
+        run=False,
+    )
     trainer = cli.trainer
     assert trainer.num_nodes == 2 and trainer.num_devices == 2
     assert isinstance(trainer.strategy, DDPStrategy)

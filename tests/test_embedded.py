@@ -47,7 +47,9 @@ def test_embedded_sums_recipe_learns(precision, tmp_path):
     reaches held-out MAE < 1 with no generation stuck at the token limit. ~30 min in fp32 on 2 AVX2
     cores; bf16 is forced on any CPU (hours where bf16 is not native, ~10 min where it is)."""
     out = tmp_path / "curve.json"
-    done = subprocess.run([sys.executable, "bench/sums_curve.py", "--precision", precision, "--out", str(out)])
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.sums_curve", "--precision", precision, "--out", str(out)]
+    )
     curve = json.loads(out.read_text())["curve"]
     assert done.returncode == 0, curve
     assert curve[-1]["mae"] < 1 and curve[-1]["hit_limit"] == 0, curve

@@ -1,4 +1,5 @@
-"""The evaluation memory estimates grow as the loss and generation do, and a plan keeps each call inside its budget."""
+"""The evaluation memory estimates grow as the loss and generation do, and a plan keeps each call inside its
+budget."""
 
 import pytest
 import torch
@@ -8,8 +9,15 @@ from modules.eval_memory import GIB, generation_bytes, loss_bytes, plan_rows
 from tests.helpers import TINY_MISTRAL
 
 # SmolLM2-135M's shapes (the embedded model): estimates are arithmetic, no weights needed.
-SMOLLM2 = dict(num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3, hidden_size=576,
-               intermediate_size=1536, vocab_size=49152, head_dim=64)  # fmt: skip
+SMOLLM2 = dict(
+    num_hidden_layers=30,
+    num_attention_heads=9,
+    num_key_value_heads=3,
+    hidden_size=576,
+    intermediate_size=1536,
+    vocab_size=49152,
+    head_dim=64,
+)
 
 
 @pytest.fixture

@@ -24,13 +24,21 @@ def test_export_4bit_lora_loads_in_plain_peft_and_transformers(tiny_fit_args, tm
     cli_main(["export", "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt"), "--out", str(out)])
     check = json.loads((out / "export_check.json").read_text())
     assert check["quantized_base"] and check["same_greedy_output"] == check["prompts"] == 8
-    assert check["max_abs_logit_diff"] <= check["atol"] == 1e-3 and check["saved_dtype"] == "float32"  # the base's
+    assert (
+        check["max_abs_logit_diff"] <= check["atol"] == 1e-3 and check["saved_dtype"] == "float32"
+    )  # the base's
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
 
     tokenizer = AutoTokenizer.from_pretrained(out / "merged")
-    quantized = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                   bnb_4bit_compute_dtype=torch.float32)  # fmt: skip
-    base = AutoModelForCausalLM.from_pretrained(TINY_MISTRAL, quantization_config=quantized, dtype=torch.float32)
+    quantized = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.float32,
+    )
+    base = AutoModelForCausalLM.from_pretrained(
+        TINY_MISTRAL, quantization_config=quantized, dtype=torch.float32
+    )
     adapter = PeftModel.from_pretrained(base, out / "adapter").eval()
     merged = AutoModelForCausalLM.from_pretrained(out / "merged").eval()
     assert not any(".lora_" in name for name, _ in merged.named_parameters())
@@ -45,15 +53,25 @@ def test_export_4bit_lora_loads_in_plain_peft_and_transformers(tiny_fit_args, tm
     assert torch.equal(from_adapter, from_merged)
 
     if precision == "bf16-mixed":  # saved in the dtype asked for, checked in fp32 all the same
-        cli_main(["export", "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt"), "--out", str(out / "bf16"),
-                  "--dtype", "bfloat16"])  # fmt: skip
+        cli_main(
+            [
+                "export",
+                "--ckpt_path",
+                str(tmp_path / "checkpoints" / "last.ckpt"),
+                "--out",
+                str(out / "bf16"),
+                "--dtype",
+                "bfloat16",
+            ]
+        )
         check = json.loads((out / "bf16" / "export_check.json").read_text())
         assert check["saved_dtype"] == "bfloat16" and check["compared_in"] == "float32"
         assert AutoModelForCausalLM.from_pretrained(out / "bf16" / "merged").dtype == torch.bfloat16
 
 
 def test_merging_a_dense_base_leaves_the_trained_model_as_it_was(tmp_path):
-    """With a dense (not 4-bit) fp32 base, the merged model's weights are copies: merging the adapter into them
+    """With a dense (not 4-bit) fp32 base, the merged model's weights are copies: merging the adapter into
+    them
     once changed the trained model too, and export then refused its own correct merge."""
     from lit.export import merge
     from tests.helpers import TINY_MISTRAL
@@ -97,9 +115,21 @@ def test_a_checkpoint_written_before_the_tasks_moved_still_loads_and_rebuilds_it
     assert checkpoint["lit_datamodule"]["class_path"] == "datamodules.java_instruct.JavaInstructDataModule"
     batches = held_out_batches(checkpoint, None, 3)
     assert sum(len(ids) for ids, _ in batches) == 3
-    cli = cli_main(["validate", "--config", "configs/tiny/java_instruct.yaml", "--ckpt_path", str(old),
-                    "--trainer.limit_val_batches", "1", "--trainer.default_root_dir", str(tmp_path),
-                    "--trainer.enable_progress_bar", "false"])  # fmt: skip
+    cli = cli_main(
+        [
+            "validate",
+            "--config",
+            "configs/tiny/java_instruct.yaml",
+            "--ckpt_path",
+            str(old),
+            "--trainer.limit_val_batches",
+            "1",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     assert cli.trainer.callback_metrics["val/loss"] > 0
 
 
@@ -109,6 +139,8 @@ def test_export_checks_on_a_prompt_file_of_the_users(tmp_path):
     from tests.helpers import TINY_MISTRAL
 
     prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text('{"prompt": "33 es igual a"}\n{"prompt": "12 es igual a", "completion": "doce"}\n', encoding="utf-8")
+    prompts.write_text(
+        '{"prompt": "33 es igual a"}\n{"prompt": "12 es igual a", "completion": "doce"}\n', encoding="utf-8"
+    )
     ((ids, mask),) = prompt_file_batches(str(prompts), load_tokenizer(TINY_MISTRAL), num_prompts=8)
     assert ids.shape[0] == mask.shape[0] == 2

@@ -50,7 +50,10 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(mode, precision
     assert resumed.trainer.global_step == 6
 
     straight = logged_loss_and_lr(tmp_path, "straight", "run")
-    pieces = {**logged_loss_and_lr(tmp_path, "resumed", "first"), **logged_loss_and_lr(tmp_path, "resumed", "second")}
+    pieces = {
+        **logged_loss_and_lr(tmp_path, "resumed", "first"),
+        **logged_loss_and_lr(tmp_path, "resumed", "second"),
+    }
     assert sorted(straight) == sorted(pieces) == list(range(6))
     for step in straight:  # the same batches, dropout masks and learning rates, step by step
         assert pieces[step][0] == pytest.approx(straight[step][0], abs=1e-6), step
@@ -109,9 +112,13 @@ def sigint_before(request):
 
 
 @pytest.mark.parametrize(
-    "presses, sigint_before", [(1, signal.default_int_handler), (2, signal.SIG_IGN)], indirect=["sigint_before"]
+    "presses, sigint_before",
+    [(1, signal.default_int_handler), (2, signal.SIG_IGN)],
+    indirect=["sigint_before"],
 )
-def test_ctrl_c_saves_a_checkpoint_and_a_second_one_stops_at_once(presses, sigint_before, tmp_path, monkeypatch, caplog):
+def test_ctrl_c_saves_a_checkpoint_and_a_second_one_stops_at_once(
+    presses, sigint_before, tmp_path, monkeypatch, caplog
+):
     _signal_at(monkeypatch, 2, signal.SIGINT, times=presses)
     with caplog.at_level("INFO"), pytest.raises(SystemExit) as stop:
         cli_main(tiny_run_args(tmp_path, "run", "v", *MODES["full"]))
@@ -175,8 +182,16 @@ def test_checkpoints_load_with_weights_only_and_bad_files_say_why(tmp_path, monk
         ("cut.ckpt", "cannot be read: the file is truncated"),
         ("pickled.ckpt", "holds Python objects"),
     ):
-        argv = ["lit", "fit", "--config", "configs/tiny/sums.yaml", "--ckpt_path", str(tmp_path / name),
-                "--trainer.default_root_dir", str(tmp_path)]  # fmt: skip
+        argv = [
+            "lit",
+            "fit",
+            "--config",
+            "configs/tiny/sums.yaml",
+            "--ckpt_path",
+            str(tmp_path / name),
+            "--trainer.default_root_dir",
+            str(tmp_path),
+        ]
         monkeypatch.setattr(sys, "argv", argv)
         with pytest.raises(SystemExit) as stop:
             main()
@@ -201,9 +216,20 @@ data:
 def _last_not_best_args(tmp_path, *extra: str) -> list[str]:
     overlay = tmp_path / "last_not_best.yaml"
     overlay.write_text(LAST_NOT_BEST, encoding="utf-8")
-    return ["fit", "--config", "configs/embedded/sums.yaml", "--config", str(overlay),
-            "--model.init_args.model", TINY_MISTRAL, "--model.init_args.max_new_tokens", "4",
-            "--trainer.default_root_dir", str(tmp_path), *extra]  # fmt: skip
+    return [
+        "fit",
+        "--config",
+        "configs/embedded/sums.yaml",
+        "--config",
+        str(overlay),
+        "--model.init_args.model",
+        TINY_MISTRAL,
+        "--model.init_args.max_new_tokens",
+        "4",
+        "--trainer.default_root_dir",
+        str(tmp_path),
+        *extra,
+    ]
 
 
 def test_last_checkpoint_holds_the_last_step_when_the_last_validation_is_not_the_best(tmp_path):
@@ -224,11 +250,20 @@ def test_a_failing_evaluation_leaves_the_trained_state_on_disk_and_resumable(tmp
 
     original = CausalLM.validation_step
     last = tmp_path / "checkpoints" / "last.ckpt"
-    with monkeypatch.context() as patch, caplog.at_level("INFO"), pytest.raises(RuntimeError, match="injected"):
+    with (
+        monkeypatch.context() as patch,
+        caplog.at_level("INFO"),
+        pytest.raises(RuntimeError, match="injected"),
+    ):
         patch.setattr(CausalLM, "validation_step", failing_step)
         cli_main(_last_not_best_args(tmp_path))
-    assert torch.load(last, weights_only=True)["global_step"] == 8  # the 4 steps since the last validation kept
-    assert f"the evaluation after step 8 failed (RuntimeError: injected evaluation failure); the training up to that step is saved in {last}" in caplog.text
+    assert (
+        torch.load(last, weights_only=True)["global_step"] == 8
+    )  # the 4 steps since the last validation kept
+    assert (
+        "the evaluation after step 8 failed (RuntimeError: injected evaluation failure); the training up to "
+        f"that step is saved in {last}" in caplog.text
+    )
     resumed = cli_main(_last_not_best_args(tmp_path, "--ckpt_path", "last"))
     assert resumed.trainer.global_step == 12
     assert torch.load(last, weights_only=True)["global_step"] == 12

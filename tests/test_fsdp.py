@@ -2,9 +2,9 @@
 LoRA and full fine-tuning: the weights are sharded, a checkpoint scores the same in one process as in two
 (as the DDP test checks), holds the adapter or the whole weights, resumes and exports.
 
-The 2-process runs happen once, in one launch (`tests/helpers/strategy_runs.py`); the tests read what they left.
+The 2-process runs happen once, in one launch (`tests/helpers/strategy_runs.py`); the tests read what they
+left.
 """
-
 
 import pytest
 import torch

@@ -39,7 +39,9 @@ def test_batched_greedy_generation_equals_one_prompt_at_a_time(precision):
             if precision == "32-true":
                 assert torch.equal(batched[row], expected), row
             else:  # bf16: the same choices up to ties within bf16's rounding of the logits
-                margins = greedy_choice_margins(module.model, alone_ids, torch.ones_like(alone_ids), batched[row : row + 1], eos)
+                margins = greedy_choice_margins(
+                    module.model, alone_ids, torch.ones_like(alone_ids), batched[row : row + 1], eos
+                )
                 # The tiny model's logits are of size ~1; padding changes the order of bf16 roundings
                 # (steps of 2**-8 relative) over its layers: a tie can only flip within a few steps.
                 assert margins.max() <= 16 * BF16_EPS, row
@@ -96,15 +98,27 @@ def test_generation_that_drops_ended_rows_gives_transformers_greedy_tokens(path,
     prompts, mask, pad = batch["prompt_ids"], batch["prompt_mask"], module.tokenizer.pad_token_id
     assert (mask == 0).any()  # left padding
     with autocast(precision):
-        reference = module.model.generate(input_ids=prompts, attention_mask=mask, max_new_tokens=24, do_sample=False,
-                                          pad_token_id=pad, eos_token_id=module.tokenizer.eos_token_id)  # fmt: skip
+        reference = module.model.generate(
+            input_ids=prompts,
+            attention_mask=mask,
+            max_new_tokens=24,
+            do_sample=False,
+            pad_token_id=pad,
+            eos_token_id=module.tokenizer.eos_token_id,
+        )
     # As EOS, the generated token whose first use varies most across rows: rows then end at
     # different steps, so some leave the batch mid-way.
     new = reference[:, prompts.shape[1] :].tolist()
     eos = max({t for row in new for t in row}, key=lambda t: len({row.index(t) for row in new if t in row}))
     with autocast(precision):
-        reference = module.model.generate(input_ids=prompts, attention_mask=mask, max_new_tokens=24, do_sample=False,
-                                          pad_token_id=pad, eos_token_id=eos)[:, prompts.shape[1] :]  # fmt: skip
+        reference = module.model.generate(
+            input_ids=prompts,
+            attention_mask=mask,
+            max_new_tokens=24,
+            do_sample=False,
+            pad_token_id=pad,
+            eos_token_id=eos,
+        )[:, prompts.shape[1] :]
         ended_at = [row.tolist().index(eos) if eos in row else None for row in reference]
         assert len(set(ended_at)) > 2
         assert torch.equal(greedy_generate(module.model, prompts, mask, 24, eos, pad), reference)
@@ -117,7 +131,9 @@ def _up_to_eos(new: torch.Tensor, eos: int) -> list[list[int]]:
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
-@pytest.mark.parametrize("path, num_beams, length_penalty", [(TINY_MISTRAL, 4, 1.0), (TINY_GPT2, 4, 1.0), (TINY_MISTRAL, 3, -1.0)])
+@pytest.mark.parametrize(
+    "path, num_beams, length_penalty", [(TINY_MISTRAL, 4, 1.0), (TINY_GPT2, 4, 1.0), (TINY_MISTRAL, 3, -1.0)]
+)
 def test_our_beam_search_gives_transformers_beam_tokens(path, num_beams, length_penalty, precision):
     torch.manual_seed(0)
     module = random_adapter_module(path, precision)
@@ -125,23 +141,39 @@ def test_our_beam_search_gives_transformers_beam_tokens(path, num_beams, length_
     prompts, mask, pad = batch["prompt_ids"], batch["prompt_mask"], module.tokenizer.pad_token_id
     assert len(set(mask.sum(1).tolist())) > 2  # prompts of different lengths: left padding in the batch
 
-    def transformers_beams(eos: int) -> torch.Tensor:  # the call beam_generate made before it had its own search
+    def transformers_beams(
+        eos: int,
+    ) -> torch.Tensor:  # the call beam_generate made before it had its own search
         return module.model.generate(
-            input_ids=prompts, attention_mask=mask, max_new_tokens=16, num_beams=num_beams, do_sample=False,
-            early_stopping=True, length_penalty=length_penalty, num_return_sequences=1, eos_token_id=eos, pad_token_id=pad,
-        )[:, prompts.shape[1] :]  # fmt: skip
+            input_ids=prompts,
+            attention_mask=mask,
+            max_new_tokens=16,
+            num_beams=num_beams,
+            do_sample=False,
+            early_stopping=True,
+            length_penalty=length_penalty,
+            num_return_sequences=1,
+            eos_token_id=eos,
+            pad_token_id=pad,
+        )[:, prompts.shape[1] :]
 
     with autocast(precision):
         # As EOS, the generated token whose first use varies most across rows: prompts then finish at
         # different steps (some at the length limit), so they leave our batch at different steps.
         new = transformers_beams(module.tokenizer.eos_token_id).tolist()
-        eos = max({t for row in new for t in row}, key=lambda t: len({row.index(t) for row in new if t in row}))
+        eos = max(
+            {t for row in new for t in row}, key=lambda t: len({row.index(t) for row in new if t in row})
+        )
         reference = transformers_beams(eos)
-        ours = beam_generate(module.model, prompts, mask, 16, eos, pad, num_beams=num_beams, length_penalty=length_penalty)
+        ours = beam_generate(
+            module.model, prompts, mask, 16, eos, pad, num_beams=num_beams, length_penalty=length_penalty
+        )
     ended_at = [row.index(eos) if eos in row else None for row in reference.tolist()]
     assert len(set(ended_at)) > 2, ended_at
     assert ours.shape == reference.shape  # as wide as the longest output
-    assert _up_to_eos(ours, eos) == _up_to_eos(reference, eos)  # bf16 too: the same float32 scoring of the same logits
+    assert _up_to_eos(ours, eos) == _up_to_eos(
+        reference, eos
+    )  # bf16 too: the same float32 scoring of the same logits
     for row, end in zip(ours, ended_at):
         assert end is None or (row[end + 1 :] == pad).all()  # pads after EOS
 
@@ -170,14 +202,20 @@ def test_beam_search_finds_sequences_at_least_as_probable_as_greedy_and_more_whe
         assert greedy.shape == beam.shape == (prompts.shape[0], steps)  # no EOS within 6 steps here
         assert not (greedy == eos).any() and not (beam == eos).any()
         greedy_lp, beam_lp = log_prob(greedy), log_prob(beam)
-        slack = close(precision, float(greedy_lp.abs().max()))["atol"]  # beam scores and ours round differently
+        slack = close(precision, float(greedy_lp.abs().max()))[
+            "atol"
+        ]  # beam scores and ours round differently
         assert (beam_lp >= greedy_lp - slack).all()
         differ = (beam != greedy).any(1)
-        assert differ.any() and (beam_lp[differ] > greedy_lp[differ]).all()  # a beam that found better sequences
+        assert (
+            differ.any() and (beam_lp[differ] > greedy_lp[differ]).all()
+        )  # a beam that found better sequences
         assert torch.equal(beam_generate(module.model, prompts, mask, steps, eos, pad, num_beams=1), greedy)
 
         module.max_new_tokens, module.num_beams = steps, 4  # what validation generates with `num_beams: 4`
         expected = beam_generate(module.model, prompts, mask, steps, eos, pad, num_beams=4)
-        assert module.generate(prompts, mask) == module.tokenizer.batch_decode(expected, skip_special_tokens=True)
+        assert module.generate(prompts, mask) == module.tokenizer.batch_decode(
+            expected, skip_special_tokens=True
+        )
     with pytest.raises(ValueError, match="num_beams"):
         CausalLM(model=TINY_GPT2, num_beams=0)

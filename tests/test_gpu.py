@@ -1,4 +1,4 @@
-"""The GPU suite, `python -m pytest -m gpu` (`python bench/gpu_suite.py` runs it and writes JSON).
+"""The GPU suite, `python -m pytest -m gpu` (`python -m bench.gpu_suite` runs it and writes JSON).
 
 Sized for one GPU in under 8 minutes: tiny models, an epoch or a few steps each; the strategies run with two
 processes where two GPUs are present, else with one. DDP, FSDP with QLoRA (4-bit weights stored in the compute
@@ -21,8 +21,14 @@ pytestmark = [pytest.mark.gpu, needs_cuda]
 DEVICES = str(max(1, min(2, torch.cuda.device_count())))
 GPUS = ["--trainer.accelerator", "gpu", "--trainer.devices", DEVICES]
 ONE_GPU = ["--trainer.accelerator", "gpu", "--trainer.devices", "1"]
-TINY = ["--config", "configs/tiny/sums.yaml", "--trainer.enable_progress_bar", "false",
-        "--trainer.enable_model_summary", "false"]  # fmt: skip
+TINY = [
+    "--config",
+    "configs/tiny/sums.yaml",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+]
 METRICS = ("val/loss", "val/mae", "val/exact", "val/parse_rate", "val/hit_limit")
 
 
@@ -36,11 +42,31 @@ def metrics_of(cli) -> dict:
 
 def test_ddp_qlora_on_gpus_scores_like_one_gpu_and_its_checkpoint_loads(tmp_path):
     ddp = ["--config", "configs/strategies/ddp.yaml", *GPUS, "--trainer.precision", "32-true"]
-    run_lit(["fit", *TINY, *ddp, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "fit"),
-             *csv_logger(tmp_path / "fit")])  # fmt: skip
+    run_lit(
+        [
+            "fit",
+            *TINY,
+            *ddp,
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.default_root_dir",
+            str(tmp_path / "fit"),
+            *csv_logger(tmp_path / "fit"),
+        ]
+    )
     ckpt = tmp_path / "fit" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
-    one = cli_main(["validate", *TINY, *ONE_GPU, "--trainer.precision", "32-true", "--ckpt_path", str(ckpt),
-                    *csv_logger(tmp_path / "one")])  # fmt: skip
+    one = cli_main(
+        [
+            "validate",
+            *TINY,
+            *ONE_GPU,
+            "--trainer.precision",
+            "32-true",
+            "--ckpt_path",
+            str(ckpt),
+            *csv_logger(tmp_path / "one"),
+        ]
+    )
     run_lit(["validate", *TINY, *ddp, "--ckpt_path", str(ckpt), *csv_logger(tmp_path / "ddp")])
     ddp_metrics, one_metrics = last_metrics(tmp_path / "ddp"), metrics_of(one)
     for key in METRICS:
@@ -58,8 +84,17 @@ def test_fsdp_qlora_on_gpus_stores_4bit_weights_in_bf16_that_gather_exactly_and_
     run = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["4bit+lora"]
     assert run["sharding"]["packed_4bit"] == {"checked": 14, "equal": 14, "dtype": "torch.bfloat16"}
     assert run["resumed_steps"] == 2 * run["fit_steps"]
-    one = cli_main(["validate", *strategy_runs.TINY, *MODES["4bit+lora"], *ONE_GPU, *precision,
-                    "--ckpt_path", run["ckpt"]])  # fmt: skip
+    one = cli_main(
+        [
+            "validate",
+            *strategy_runs.TINY,
+            *MODES["4bit+lora"],
+            *ONE_GPU,
+            *precision,
+            "--ckpt_path",
+            run["ckpt"],
+        ]
+    )
     for key in METRICS:  # bf16 compute: batches of other rows round differently
         assert run["validate"][key] == pytest.approx(metrics_of(one)[key], rel=2e-2, abs=1e-2), key
 
@@ -72,8 +107,17 @@ def test_deepspeed_zero2_qlora_on_gpus_scores_like_one_gpu_and_resumes(tmp_path)
     )
     run = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["4bit+lora"]
     assert run["resumed_from"].endswith("last.ckpt") and run["resumed_steps"] == 2 * run["fit_steps"]
-    one = cli_main(["validate", *strategy_runs.TINY, *MODES["4bit+lora"], *ONE_GPU, *precision,
-                    "--ckpt_path", run["ckpt"]])  # fmt: skip  # the folder converted to one file
+    one = cli_main(
+        [
+            "validate",
+            *strategy_runs.TINY,
+            *MODES["4bit+lora"],
+            *ONE_GPU,
+            *precision,
+            "--ckpt_path",
+            run["ckpt"],
+        ]
+    )  # the folder converted to one file
     assert set(torch.load(run["ckpt"], weights_only=True)["state_dict"]) == one.model._trainable_keys()
     for key in METRICS:
         assert run["validate"][key] == pytest.approx(metrics_of(one)[key], rel=2e-2, abs=1e-2), key
@@ -83,9 +127,24 @@ def test_deepspeed_zero2_qlora_on_gpus_scores_like_one_gpu_and_resumes(tmp_path)
 def test_bf16_autocast_on_a_gpu_computes_in_bf16_and_trains_like_fp32(tmp_path):
     losses, modules = {}, {}
     for precision in ("32-true", "auto"):  # auto: bf16-mixed on a GPU with bf16
-        cli = cli_main(["fit", *TINY, *ONE_GPU, "--trainer.precision", precision, "--trainer.max_steps", "3",
-                        "--trainer.log_every_n_steps", "1", "--trainer.limit_val_batches", "0",
-                        "--trainer.default_root_dir", str(tmp_path / precision), *csv_logger(tmp_path / precision)])  # fmt: skip
+        cli = cli_main(
+            [
+                "fit",
+                *TINY,
+                *ONE_GPU,
+                "--trainer.precision",
+                precision,
+                "--trainer.max_steps",
+                "3",
+                "--trainer.log_every_n_steps",
+                "1",
+                "--trainer.limit_val_batches",
+                "0",
+                "--trainer.default_root_dir",
+                str(tmp_path / precision),
+                *csv_logger(tmp_path / precision),
+            ]
+        )
         losses[precision] = last_metrics(tmp_path / precision)["train/loss"]
         modules[precision] = cli
     assert modules["auto"].trainer.precision == "bf16-mixed"
@@ -102,10 +161,29 @@ def test_the_mistral_recipe_runs_on_a_gpu_with_its_shapes_on_a_tiny_mistral(tmp_
 
     from modules.peft_config import count_trainable
 
-    cli = cli_main(["fit", "--config", "configs/mistral_sums.yaml", "--model.init_args.model", TINY_MISTRAL,
-                    "--trainer.max_epochs", "1", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-                    "--trainer.default_root_dir", str(tmp_path), "--data.init_args.num_examples", "8",
-                    "--data.init_args.num_val_examples", "4", "--data.init_args.eval_batch_size", "4"])  # fmt: skip
+    cli = cli_main(
+        [
+            "fit",
+            "--config",
+            "configs/mistral_sums.yaml",
+            "--model.init_args.model",
+            TINY_MISTRAL,
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--data.init_args.num_examples",
+            "8",
+            "--data.init_args.num_val_examples",
+            "4",
+            "--data.init_args.eval_batch_size",
+            "4",
+        ]
+    )
     model = cli.model.model
     # The recipe's LoRA (r=8 on k, v, o) on the tiny shapes (2 layers, hidden 64, k/v out 2 heads x 16):
     # the 7B test's formula with these numbers (tests/test_configs.py).

@@ -1,4 +1,5 @@
-"""bench/gpu_suite.py: where no GPU is, it starts nothing and says so; where one is, it reports pytest's results."""
+"""bench/gpu_suite.py: where no GPU is, it starts nothing and says so; where one is, it reports pytest's
+results."""
 
 import importlib.util
 import json
@@ -33,7 +34,8 @@ def test_the_gpu_suite_reads_each_outcome_from_pytests_report(tmp_path):
         '<testcase classname="tests.test_gpu" name="test_a" time="12.34"/>'
         '<testcase classname="tests.test_gpu" name="test_b" time="1.0"><failure message="assert 1 == 2">trace'
         "</failure></testcase>"
-        '<testcase classname="tests.test_gpu" name="test_c" time="0"><skipped message="needs a GPU with bf16"/>'
+        '<testcase classname="tests.test_gpu" name="test_c" time="0"><skipped message="needs a GPU with '
+        'bf16"/>'
         "</testcase></testsuite></testsuites>",
         encoding="utf-8",
     )

@@ -10,7 +10,9 @@ from tests.helpers import needs_javac
 
 
 def test_names_fold_words_to_ascii_and_messages_keep_every_letter():
-    assert to_ascii("Vórtice") == "Vortice" and to_ascii("Straße") == "Strasse" and to_ascii("ÑANDÚ") == "NANDU"
+    assert (
+        to_ascii("Vórtice") == "Vortice" and to_ascii("Straße") == "Strasse" and to_ascii("ÑANDÚ") == "NANDU"
+    )
     assert to_ascii("cœur") == "coeur" and to_ascii("ørken") == "orken" and to_ascii("Ærø") == "Aero"
     assert method_name("print", "¡Hola, VÓRTICE 42!") == "printHolaVortice42"
     assert method_name("imprime", "¿(año) - niño?") == "imprimeAnoNino"
@@ -28,7 +30,19 @@ def test_the_accented_words_are_non_ascii_and_split_into_disjoint_training_and_h
 
 
 def test_an_accented_word_goes_where_its_ascii_spelling_is():
-    words = ["limón", "águila", "canción", "árbol", "niño", "año", "café", "música", "pájaro", "cámara", "Limon"]
+    words = [
+        "limón",
+        "águila",
+        "canción",
+        "árbol",
+        "niño",
+        "año",
+        "café",
+        "música",
+        "pájaro",
+        "cámara",
+        "Limon",
+    ]
     train, held = split_accented(words, trained={"aguila", "el"}, held_out={"limon"}, every=3)
     assert {"limón", "Limon"} <= set(held) and "águila" in train  # the identifier words' sides
     rest = ["canción", "árbol", "niño", "año", "café", "música", "pájaro", "cámara"]
@@ -37,20 +51,23 @@ def test_an_accented_word_goes_where_its_ascii_spelling_is():
 
 
 def test_held_out_message_words_never_reach_a_training_prompt():
-    train = generate_java_instructions(3000, seed=0, message_fraction=0.3, extra_words=1000,
-                                       word_lists=["english", "spanish"])  # fmt: skip
+    train = generate_java_instructions(
+        3000, seed=0, message_fraction=0.3, extra_words=1000, word_lists=["english", "spanish"]
+    )
     held_out = generate_java_instructions(200, seed=1_700_009, held_out=True, message_fraction=1.0)
-    words = lambda examples: {w.lower().strip("\"¡!¿?.,:()-") for e in examples for w in e["prompt"].split()}  # noqa: E731
+    words = lambda examples: {w.lower().strip('"¡!¿?.,:()-') for e in examples for w in e["prompt"].split()}  # noqa: E731
     unseen = set(HELD_OUT_ACCENTED) & words(held_out)
     assert len(unseen) > 30 and not unseen & words(train)
-    assert 0.25 < sum("prints \"" in e["prompt"] or "imprime \"" in e["prompt"] for e in train) / 3000
+    assert 0.25 < sum('prints "' in e["prompt"] or 'imprime "' in e["prompt"] for e in train) / 3000
 
 
 @needs_javac
 def test_every_message_method_compiles_and_prints_its_message():
     rng = random.Random(1)
-    examples = [render_message([rng.choice(TRAIN_ACCENTED), w], rng.choice(["en", "es"]), rng)
-                for w in ["apple", "cœur", "straße", "ñandú", "río"] * 4]  # fmt: skip
+    examples = [
+        render_message([rng.choice(TRAIN_ACCENTED), w], rng.choice(["en", "es"]), rng)
+        for w in ["apple", "cœur", "straße", "ñandú", "río"] * 4
+    ]
     printed = printed_outputs([code for _, code in examples])
     for (text, _), out in zip(examples, printed):
         assert out is not None and f'"{out[:-1]}"' in text and out.endswith("\n")
@@ -60,9 +77,14 @@ def test_the_data_module_adds_message_sets_scored_on_held_out_words_only():
     from datamodules.java import JavaInstructDataModule
 
     data = JavaInstructDataModule(num_examples=400, message_fraction=0.5, num_message_examples=40)
-    assert data.eval_sets == {"validate": ["val", "val_seen", "val_messages"], "test": ["test", "test_messages"]}
+    assert data.task.eval_sets == {
+        "validate": ["val", "val_seen", "val_messages"],
+        "test": ["test", "test_messages"],
+    }
     for split in ("val_messages", "test_messages"):
         examples = data.generate_examples(split)
-        assert len(examples) == 40 and all(e["completion"].startswith("public static void ") for e in examples)
+        assert len(examples) == 40 and all(
+            e["completion"].startswith("public static void ") for e in examples
+        )
     assert data.generate_examples("val_messages") != data.generate_examples("test_messages")
-    assert JavaInstructDataModule().eval_sets == {"validate": ["val", "val_seen"], "test": ["test"]}
+    assert JavaInstructDataModule().task.eval_sets == {"validate": ["val", "val_seen"], "test": ["test"]}

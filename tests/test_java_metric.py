@@ -13,17 +13,19 @@ def test_accuracy_on_known_pairs():
     metric = JavaMetrics(compile_check=False)
     reference = "public static int sumAB(int a, int b) {\n    return a + b;\n}"
     metric.update(
-        ["public static int sumAB(int a, int b) { return a + b; }",  # same after whitespace normalisation
-         "public static int sumAB(int a, int b) {\n    return a - b;\n}"],
+        [
+            "public static int sumAB(int a, int b) { return a + b; }",  # same after whitespace normalisation
+            "public static int sumAB(int a, int b) {\n    return a - b;\n}",
+        ],
         [reference, reference],
-    )  # fmt: skip
+    )
     assert metric.compute() == {"accuracy": torch.tensor(0.5)}
     assert normalize_code("  a\n\tb  ") == "a b"
 
 
 @needs_javac
 def test_compile_check_on_known_good_and_bad_methods():
-    good = [make_example(f, ["apple", "river"][: n], "en")["completion"] for f, (n, _) in FAMILIES.items()]
+    good = [make_example(f, ["apple", "river"][:n], "en")["completion"] for f, (n, _) in FAMILIES.items()]
     bad = [
         "public static int broken( { return 1; }",  # syntax error
         'public static int wrongType() {\n    return "x";\n}',  # type error
@@ -41,17 +43,29 @@ def test_compile_check_on_known_good_and_bad_methods():
 
 METHODS = [
     'public static void hello() {\n    System.out.println("Hello, World!");\n}',
-    "// sums two numbers\npublic static int sumAB(int a, int b) { return a + b; }",  # a comment around is fine
+    # a comment around is fine
+    "// sums two numbers\npublic static int sumAB(int a, int b) { return a + b; }",
     "static <T> java.util.List<T> one(T x) throws Exception { return java.util.List.of(x); }",
     'public static String[] names() { return new String[] {"{"}; }',  # braces inside literals
     '@Override public String toString() { return "}"; }',
 ]
 NOT_METHODS = [
-    "", "   ", "// a comment", "/* a block comment */", "int x;", "int x = 3;", "class Foo {}",
-    "public class Foo { void f() {} }", "public static void f() {} public static void g() {}",
-    "public static void f() {}}", "abstract void f();", "public static void f() {", "if (x) { y(); }",
-    "new Thread() { }", "return 1;",
-]  # fmt: skip
+    "",
+    "   ",
+    "// a comment",
+    "/* a block comment */",
+    "int x;",
+    "int x = 3;",
+    "class Foo {}",
+    "public class Foo { void f() {} }",
+    "public static void f() {} public static void g() {}",
+    "public static void f() {}}",
+    "abstract void f();",
+    "public static void f() {",
+    "if (x) { y(); }",
+    "new Thread() { }",
+    "return 1;",
+]
 
 
 @pytest.mark.parametrize("code", METHODS)
@@ -89,16 +103,20 @@ def test_prints_right_counts_a_method_that_prints_its_reference_text_exactly():
     reference = 'public static void imprimeHola() {\n    System.out.println("¡Hola, Vórtice!");\n}'
     metric = JavaMetrics()
     metric.update(
-        [reference.replace("imprimeHola", "saludo"),  # another name, same output: right
-         reference.replace("Vórtice", "Vortice"),  # an accent lost
-         reference.replace("!", ""),  # the ! lost
-         "",  # nothing
-         "public static int sumAB(int a, int b) { return a + b; }"],  # not a print instruction
+        [
+            reference.replace("imprimeHola", "saludo"),  # another name, same output: right
+            reference.replace("Vórtice", "Vortice"),  # an accent lost
+            reference.replace("!", ""),  # the ! lost
+            "",  # nothing
+            "public static int sumAB(int a, int b) { return a + b; }",
+        ],  # not a print instruction
         [reference] * 4 + ["public static int sumAB(int a, int b) { return a + b; }"],
-    )  # fmt: skip
+    )
     values = metric.compute()
     assert torch.isclose(values["prints_right"], torch.tensor(1 / 4))  # over the 4 print instructions
     assert torch.isclose(values["accuracy"], torch.tensor(1 / 5))
     without_prints = JavaMetrics()
-    without_prints.update(["public static int f() { return 1; }"], ["public static int f(int x) { return x; }"])
+    without_prints.update(
+        ["public static int f() { return 1; }"], ["public static int f(int x) { return x; }"]
+    )
     assert "prints_right" not in without_prints.compute()

@@ -6,13 +6,18 @@ from datamodules.java.vocabulary import HELD_OUT_VOCABULARY, TRAIN_ACCENTED
 from datamodules.overlap import leaks, words_as_read
 from lit.cli import cli_main
 
-JAVA_CONFIGS = ["configs/embedded/java_instruct.yaml", "configs/gpt2_instruct.yaml", "configs/tiny/java_instruct.yaml"]
+JAVA_CONFIGS = [
+    "configs/embedded/java_instruct.yaml",
+    "configs/gpt2_instruct.yaml",
+    "configs/tiny/java_instruct.yaml",
+]
 HELD_OUT_SPLITS = ("val", "test", "val_messages", "test_messages")
 
 
 @pytest.mark.parametrize("config", JAVA_CONFIGS)
 def test_no_held_out_word_reaches_training_in_any_spelling(config):
-    """As the config draws its data: no word of the held-out vocabulary (identifier words, and accented message
+    """As the config draws its data: no word of the held-out vocabulary (identifier words, and accented
+    message
     words as their method names write them) is in a training prompt or method, folded to ASCII and split at
     camel case (`overlap.words_as_read`); every held-out example holds one. At 98a4026 the committed embedded
     config leaked 15 (`halcon`, `union`, `ano`, ...): the accented words' split never saw them."""

@@ -28,8 +28,11 @@ def test_near_words_are_one_letter_from_a_real_word_and_never_real_or_held_out()
     assert len(words) == 300 and near_words(real, 300, reserved) == words  # seeded
     assert not set(words) & (reserved | JAVA_KEYWORDS)
     for word in words:  # same length, same first letter, exactly one other letter
-        close = [r for r in real if len(r) == len(word) and r[0] == word[0]
-                 and sum(a != b for a, b in zip(r, word)) == 1]  # fmt: skip
+        close = [
+            r
+            for r in real
+            if len(r) == len(word) and r[0] == word[0] and sum(a != b for a, b in zip(r, word)) == 1
+        ]
         assert close, word
     examples = generate_java_instructions(2000, seed=0, near_words=300)
     assert {w for e in examples for w in re.findall(r"[a-z]+", e["prompt"])} & set(words)
@@ -43,9 +46,12 @@ def test_word_lists_never_bring_a_held_out_word_into_training(tmp_path):
 
     held_out = set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES)
     own = tmp_path / "words.txt"
-    own.write_text("# mine\n" + "\n".join(sorted(held_out)) + "\nzorblat\n")  # a list that holds every held-out word
-    examples = generate_java_instructions(5000, seed=0, extra_words=1000, word_lists=["english", "spanish", str(own)],
-                                          near_words=2000)  # fmt: skip
+    own.write_text(
+        "# mine\n" + "\n".join(sorted(held_out)) + "\nzorblat\n"
+    )  # a list that holds every held-out word
+    examples = generate_java_instructions(
+        5000, seed=0, extra_words=1000, word_lists=["english", "spanish", str(own)], near_words=2000
+    )
     words = {w for e in examples for w in re.findall(r"[a-z]+", e["prompt"])}
     assert not words & held_out
     assert len(words) > 2000  # the lists did widen the vocabulary
@@ -74,8 +80,11 @@ def test_respelled_words_are_those_a_capital_splits_differently_and_training_can
     focus = set(respelled_words(vocabulary, gpt2))
     assert 0.1 < len(focus) / len(vocabulary) < 0.5
 
-    rendered = [make_example(f, ["qqq", "zzz"][:n], lang)["prompt"]
-                for f, (n, _) in FAMILIES.items() for lang in ("en", "es")]  # fmt: skip
+    rendered = [
+        make_example(f, ["qqq", "zzz"][:n], lang)["prompt"]
+        for f, (n, _) in FAMILIES.items()
+        for lang in ("en", "es")
+    ]
     template = {w for prompt in rendered for w in re.findall(r"[a-z]+", prompt.lower())}
 
     def share(examples) -> float:  # of the drawn words (the prompt's words but the template's) in `focus`
@@ -83,8 +92,9 @@ def test_respelled_words_are_those_a_capital_splits_differently_and_training_can
         return sum(w in focus for w in drawn) / len(drawn)
 
     uniform = generate_java_instructions(2000, seed=0, extra_words=1000)
-    favoured = generate_java_instructions(2000, seed=0, extra_words=1000, respelled=focus.__contains__,
-                                          respelled_fraction=0.8)  # fmt: skip
+    favoured = generate_java_instructions(
+        2000, seed=0, extra_words=1000, respelled=focus.__contains__, respelled_fraction=0.8
+    )
     assert abs(share(uniform) - len(focus) / len(vocabulary)) < 0.1
     assert share(favoured) > 0.8 + 0.2 * share(uniform) - 0.1  # 80% from the focus, the rest uniform
     assert len({e["prompt"] for e in favoured}) == 2000

@@ -21,7 +21,10 @@ def test_length_grouped_batches_hold_every_example_once_in_similar_lengths():
     batches = [order[i : i + 8] for i in range(0, len(order), 8)]
     assert batches == sampler.batches()
     spread = [max(sizes[i] for i in b) - min(sizes[i] for i in b) for b in batches]
-    random_spread = [max(sizes[i] for i in b) - min(sizes[i] for i in b) for b in (list(range(i, i + 8)) for i in range(0, 1000, 8))]
+    random_spread = [
+        max(sizes[i] for i in b) - min(sizes[i] for i in b)
+        for b in (list(range(i, i + 8)) for i in range(0, 1000, 8))
+    ]
     assert sum(spread) / len(spread) < 0.1 * sum(random_spread) / len(random_spread)
     assert max(sizes[i] for i in batches[0]) == max(sizes)  # the longest batch first: memory fails early
     positions = sum(len(b) * max(sizes[i] for i in b) for b in batches)
@@ -57,13 +60,21 @@ def test_length_grouped_batches_deal_whole_batches_to_processes_and_resume_in_pl
     whole.num_replicas = 2
     assert dealt == whole.batches()  # whole length-grouped batches, batch i to process i % 2
     assert sorted({i for b in dealt for i in b}) == list(range(195)) and len(dealt) == 26  # every example
-    assert [len(b) for b in shares[0] + shares[1]].count(195 % 8) == 1 and len(shares[0][-1] + shares[1][-1]) == 8 + 195 % 8
+    assert [len(b) for b in shares[0] + shares[1]].count(195 % 8) == 1 and len(
+        shares[0][-1] + shares[1][-1]
+    ) == 8 + 195 % 8
 
 
 def train_batches(seed: int, group_by_length: bool) -> list[list[str]]:
     L.seed_everything(seed)
-    data = JavaInstructDataModule(tokenizer=TINY_GPT2, num_examples=64, num_val_examples=2, batch_size=8,
-                                  compile_check=False, group_by_length=group_by_length)  # fmt: skip
+    data = JavaInstructDataModule(
+        tokenizer=TINY_GPT2,
+        num_examples=64,
+        num_val_examples=2,
+        batch_size=8,
+        compile_check=False,
+        group_by_length=group_by_length,
+    )
     data.setup("fit")
     return [batch["prompts"] for batch in data.train_dataloader()]
 
@@ -74,7 +85,9 @@ def test_training_batches_are_grouped_by_length_and_repeat_with_the_seed():
     assert grouped != train_batches(1, group_by_length=True)
     assert sorted(p for b in grouped for p in b) == sorted(p for b in train_batches(0, False) for p in b)
 
-    data = JavaInstructDataModule(tokenizer=TINY_GPT2, num_examples=64, num_val_examples=2, batch_size=8, compile_check=False)
+    data = JavaInstructDataModule(
+        tokenizer=TINY_GPT2, num_examples=64, num_val_examples=2, batch_size=8, compile_check=False
+    )
     data.setup("fit")
     L.seed_everything(0)
     real = sum(int(b["attention_mask"].sum()) for b in data.train_dataloader())

@@ -22,7 +22,9 @@ def test_no_credentials_means_offline_and_wandb_mode_wins(monkeypatch, tmp_path)
     assert resolve_wandb_mode("offline") == "offline"
 
 
-def test_tiny_fit_logs_to_an_offline_wandb_run_with_generation_tables(tiny_fit_args, tmp_path, monkeypatch, caplog):
+def test_tiny_fit_logs_to_an_offline_wandb_run_with_generation_tables(
+    tiny_fit_args, tmp_path, monkeypatch, caplog
+):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
@@ -63,7 +65,10 @@ def test_tiny_fit_logs_to_an_offline_wandb_run_with_generation_tables(tiny_fit_a
 def test_same_prompts_are_logged_at_every_validation(tiny_fit_args, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     cli = cli_main(wandb_fit_args(tiny_fit_args, tmp_path, "--trainer.max_epochs", "2"))
-    rows = [json.loads(line) for line in (cli.trainer.logger.run_dir / "generations.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (cli.trainer.logger.run_dir / "generations.jsonl").read_text().splitlines()
+    ]
     steps = sorted({r["step"] for r in rows})
     assert len(steps) == 2
     by_step = [[r["prompt"] for r in rows if r["step"] == s] for s in steps]

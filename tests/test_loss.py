@@ -16,19 +16,26 @@ from tests.helpers.precision import PRECISIONS, autocast, close, module_kwargs, 
 def test_training_loss_and_gradients_equal_the_full_computation(path, precision):
     """Logits only at trained positions, and no attention mask on right-padded batches: same loss."""
     torch.manual_seed(0)
-    module = CausalLM(model=path, lora=LoraArgs(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
-                      **module_kwargs(precision))  # fmt: skip
+    module = CausalLM(
+        model=path,
+        lora=LoraArgs(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
+        **module_kwargs(precision),
+    )
     module.configure_model()
     module.model.eval()  # no dropout (GPT-2's config has 0.1): both computations see the same network
     trainable = [p for p in module.parameters() if p.requires_grad]
     for p in trainable:  # LoRA B starts at zero; make the adapter matter
         torch.nn.init.normal_(p, std=0.02)
     batch = java_batch(path)
-    assert (batch["attention_mask"] == 0).any() and (batch["labels"][:, 1:] == -100).any()  # padding and prompts
+    assert (batch["attention_mask"] == 0).any() and (
+        batch["labels"][:, 1:] == -100
+    ).any()  # padding and prompts
     assert 0 < len(batch["logit_positions"]) < batch["input_ids"].shape[1] - 1  # the prompt start is left out
 
     with autocast(precision):
-        full = module.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+        full = module.model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]
+        ).loss
         fast = module._loss(batch)
         assert fast.dtype == full.dtype == torch.float32  # the loss itself is fp32 in both precisions
         torch.testing.assert_close(fast, full, **close(precision, float(full)))
@@ -38,9 +45,12 @@ def test_training_loss_and_gradients_equal_the_full_computation(path, precision)
         torch.testing.assert_close(module._loss(batch), full, **close(precision, float(full)))
         positions = batch["logit_positions"]
         torch.testing.assert_close(
-            loss_at_positions(module.model, batch["input_ids"], batch["attention_mask"], batch["labels"], positions),
-            full, **close(precision, float(full)),
-        )  # fmt: skip
+            loss_at_positions(
+                module.model, batch["input_ids"], batch["attention_mask"], batch["labels"], positions
+            ),
+            full,
+            **close(precision, float(full)),
+        )
 
 
 def test_trained_positions_are_where_some_row_trains_its_next_token():

@@ -18,7 +18,10 @@ def test_missing_model_path_says_so(tmp_path):
 
 
 def test_unknown_short_name_says_so(tiny_fit_args):
-    with pytest.raises(ValueError, match="model 'smollm9': it is not an embedded short name \\(known: smollm2-135m-instruct\\)"):
+    with pytest.raises(
+        ValueError,
+        match="model 'smollm9': it is not an embedded short name \\(known: smollm2-135m-instruct\\)",
+    ):
         cli_main(tiny_fit_args + ["--model.init_args.model", "smollm9", "--data.init_args.num_examples", "8"])
 
 

@@ -28,7 +28,10 @@ def test_non_finite_loss_or_weights_stop_the_run_and_keep_the_last_good_checkpoi
         )
         if what != "loss":  # the GPU default: a flag on the device, read before the next checkpoint write
             extra = ["--model.init_args.finite_check", "log", "--trainer.log_every_n_steps", "50"]
-            message = r"train/loss was not finite at step 3 \(found at step 4: .*\); the weights since then are not saved"
+            message = (
+                r"train/loss was not finite at step 3 \(found at step 4: .*\); the weights since then "
+                r"are not saved"
+            )
     else:  # a finite loss whose update still breaks the weights (an overflow in backward, say)
 
         def on_before_optimizer_step(self, optimizer):

@@ -6,9 +6,23 @@ from datamodules.overlap import fold, leaks, words_as_read
 def test_words_are_folded_split_at_camel_case_and_punctuation_and_lowered():
     assert fold("Vórtice Straße ÑANDÚ cœur") == "Vortice Strasse NANDU coeur"
     assert words_as_read('// Una función que imprime "¡Hola, VÓRTICE 42!"') == {
-        "una", "funcion", "que", "imprime", "hola", "vortice"}  # fmt: skip
+        "una",
+        "funcion",
+        "que",
+        "imprime",
+        "hola",
+        "vortice",
+    }
     assert words_as_read("public static int maximoHierroYPepper(int a)") == {
-        "public", "static", "int", "maximo", "hierro", "y", "pepper", "a"}  # fmt: skip
+        "public",
+        "static",
+        "int",
+        "maximo",
+        "hierro",
+        "y",
+        "pepper",
+        "a",
+    }
     assert words_as_read("printHTMLPage limón_ámbar") == {"print", "html", "page", "limon", "ambar"}
     assert words_as_read("") == set() and words_as_read("42 ¿? ...") == set()
 

@@ -12,8 +12,9 @@ from tests.helpers.tiny_runs import logged_loss_and_lr, tiny_run_args
 
 
 def _java_items(path: str, size: int = 8, **kwargs) -> tuple[JavaInstructDataModule, list[dict]]:
-    data = JavaInstructDataModule(tokenizer=path, num_examples=size, num_val_examples=2, batch_size=size,
-                                  compile_check=False, **kwargs)  # fmt: skip
+    data = JavaInstructDataModule(
+        tokenizer=path, num_examples=size, num_val_examples=2, batch_size=size, compile_check=False, **kwargs
+    )
     data.setup("fit")
     return data, data.datasets["train"]
 
@@ -23,7 +24,12 @@ def test_a_packed_batch_is_one_row_of_the_examples_with_positions_restarting():
     packed = data.collate_packed(items)
     lengths = [len(i["input_ids"]) for i in items]
     assert len(set(lengths)) > 2  # examples of different lengths: a padded batch would pad
-    assert packed["input_ids"].shape == packed["labels"].shape == packed["position_ids"].shape == (1, sum(lengths))
+    assert (
+        packed["input_ids"].shape
+        == packed["labels"].shape
+        == packed["position_ids"].shape
+        == (1, sum(lengths))
+    )
     assert packed["input_ids"][0].tolist() == [t for i in items for t in i["input_ids"]]  # no pad anywhere
     starts = torch.tensor(lengths).cumsum(0)[:-1].tolist()
     assert (packed["position_ids"][0] == 0).nonzero().squeeze(1).tolist() == [0, *starts]
@@ -72,8 +78,19 @@ def test_a_packed_training_run_logs_the_padded_run_losses(tmp_path):
     """The tiny sums fit (4-bit + LoRA, no dropout: the same network on both layouts), 3 steps."""
     runs = {}
     for version, packing in (("padded", "false"), ("packed", "true")):
-        cli_main(tiny_run_args(tmp_path, "runs", version, "--trainer.max_epochs", "1",
-                               "--model.init_args.lora.dropout", "0.0", "--data.init_args.packing", packing))  # fmt: skip
+        cli_main(
+            tiny_run_args(
+                tmp_path,
+                "runs",
+                version,
+                "--trainer.max_epochs",
+                "1",
+                "--model.init_args.lora.dropout",
+                "0.0",
+                "--data.init_args.packing",
+                packing,
+            )
+        )
         runs[version] = logged_loss_and_lr(tmp_path, "runs", version)
     assert len(runs["packed"]) == 3 and runs["packed"].keys() == runs["padded"].keys()
     for step, (loss, lr) in runs["padded"].items():

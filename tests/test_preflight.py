@@ -23,7 +23,9 @@ def test_preflight_shows_a_tokenized_example_with_its_label_mask(caplog):
 
 def test_preflight_refuses_a_completion_cut_away_and_counts_cut_ones(tmp_path):
     long_prompt = "20 más 23 es igual a " * 12
-    train = write_jsonl(tmp_path / "train.jsonl", GOOD_EXAMPLE, {"prompt": long_prompt, "completion": "nueve"})
+    train = write_jsonl(
+        tmp_path / "train.jsonl", GOOD_EXAMPLE, {"prompt": long_prompt, "completion": "nueve"}
+    )
     dm = SumsDataModule(tokenizer=TINY_MISTRAL, train_file=train, num_val_examples=2, max_length=48)
     says = rf"1 of 2 train examples \({train}:2\): the prompt alone is up to \d+ tokens, so max_length=48"
     with pytest.raises(DataError, match=says + " cuts away the whole completion"):
@@ -50,7 +52,9 @@ def test_preflight_catches_a_missing_eos(tmp_path):
     with pytest.raises(DataError, match="masks out the EOS that ends each completion"):
         dm.setup("fit")
     # An EOS written into the data itself would end generation early.
-    train = write_jsonl(tmp_path / "train.jsonl", GOOD_EXAMPLE, {"prompt": "3 es igual a", "completion": "tres</s> más"})
+    train = write_jsonl(
+        tmp_path / "train.jsonl", GOOD_EXAMPLE, {"prompt": "3 es igual a", "completion": "tres</s> más"}
+    )
     dm = SumsDataModule(tokenizer=TINY_MISTRAL, train_file=train, num_val_examples=2)
     with pytest.raises(
         DataError, match=rf"\({train}:2\): the completion itself contains the EOS token '</s>'"

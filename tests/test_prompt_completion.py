@@ -13,7 +13,12 @@ def test_reads_prompt_completion_jsonl(tmp_path):
     path = tmp_path / "pc.jsonl"
     path.write_text('{"prompt": "20 más 23 es igual a", "completion": "nueve"}\n\n', encoding="utf-8")
     [example] = read_examples(str(path))
-    assert example == {"prompt": "20 más 23 es igual a", "completion": "nueve", "reference": None, "where": f"{path}:1"}
+    assert example == {
+        "prompt": "20 más 23 es igual a",
+        "completion": "nueve",
+        "reference": None,
+        "where": f"{path}:1",
+    }
     assert target_of(example["prompt"]) == 43
 
 

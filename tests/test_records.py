@@ -15,7 +15,9 @@ def test_empty_sets_and_missing_fields_name_the_source_and_line(tmp_path):
     train = write_jsonl(tmp_path / "train.jsonl", GOOD_EXAMPLE, {"prompt": "3 es igual a", "completion": ""})
     with pytest.raises(DataError, match=rf"1 of 2 train examples \({train}:2\): empty completion"):
         SumsDataModule(tokenizer=TINY_MISTRAL, train_file=train, num_val_examples=2).setup("fit")
-    null = write_jsonl(tmp_path / "null.jsonl", GOOD_EXAMPLE, GOOD_EXAMPLE, {"prompt": None, "completion": "uno"})
+    null = write_jsonl(
+        tmp_path / "null.jsonl", GOOD_EXAMPLE, GOOD_EXAMPLE, {"prompt": None, "completion": "uno"}
+    )
     with pytest.raises(DataError, match=rf"{null}:3: 'prompt' is null, not text"):
         read_examples(null)
     blank = write_jsonl(tmp_path / "blank.jsonl", {"prompt": "  ", "completion": "uno"})
@@ -40,7 +42,8 @@ def test_non_utf8_and_truncated_jsonl_name_the_file_and_line(tmp_path, monkeypat
         read_examples(str(latin))
     cut = tmp_path / "cut.jsonl"
     cut.write_text(
-        json.dumps(GOOD_EXAMPLE) + "\n" + json.dumps(GOOD_EXAMPLE) + '\n{"prompt": "3 es igual a", "compl', encoding="utf-8"
+        json.dumps(GOOD_EXAMPLE) + "\n" + json.dumps(GOOD_EXAMPLE) + '\n{"prompt": "3 es igual a", "compl',
+        encoding="utf-8",
     )
     with pytest.raises(
         DataError, match=rf"{cut}:3: not valid JSON: .*\(the file ends inside this record: truncated\?\)"
@@ -52,8 +55,16 @@ def test_non_utf8_and_truncated_jsonl_name_the_file_and_line(tmp_path, monkeypat
     # and the command line says it in one line, before any model loads
     from lit.cli import main
 
-    argv = ["lit", "fit", "--config", "configs/tiny/sums.yaml", "--data.init_args.train_file", str(cut),
-            "--trainer.default_root_dir", str(tmp_path)]  # fmt: skip
+    argv = [
+        "lit",
+        "fit",
+        "--config",
+        "configs/tiny/sums.yaml",
+        "--data.init_args.train_file",
+        str(cut),
+        "--trainer.default_root_dir",
+        str(tmp_path),
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as stop:
         main()
@@ -67,5 +78,7 @@ def test_malformed_and_unknown_records_name_the_file_and_line(tmp_path):
         read_examples(str(bad))
     wrong = tmp_path / "wrong.jsonl"
     wrong.write_text('{"question": "1"}\n', encoding="utf-8")
-    with pytest.raises(DataError, match=r"wrong\.jsonl:1: the record fits no format \(keys: \['question'\]\)"):
+    with pytest.raises(
+        DataError, match=r"wrong\.jsonl:1: the record fits no format \(keys: \['question'\]\)"
+    ):
         read_examples(str(wrong))  # (non-UTF-8 and truncated files: the test above)

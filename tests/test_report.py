@@ -21,7 +21,15 @@ def test_report_writes_png_plots_and_a_summary(tiny_fit_args, tmp_path, monkeypa
         assert (report.parent / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # A CSVLogger run reports too.
     csv_dir = tmp_path / "csv"
-    cli_main(tiny_fit_args + ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(csv_dir)])
+    cli_main(
+        tiny_fit_args
+        + [
+            "--trainer.logger",
+            "lightning.pytorch.loggers.CSVLogger",
+            "--trainer.logger.save_dir",
+            str(csv_dir),
+        ]
+    )
     assert "val/mae" in write_report(csv_dir).read_text()
 
 

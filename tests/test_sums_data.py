@@ -63,19 +63,19 @@ def test_training_prompts_never_name_a_held_out_number():
 
 def test_without_held_out_targets_the_sets_are_drawn_as_before():
     data = SumsDataModule(num_examples=50, seed=3)
-    assert data.eval_sets == {"validate": ["val"], "test": ["test"]}
+    assert data.task.eval_sets == {"validate": ["val"], "test": ["test"]}
     assert data.generate_examples("train") == generate_sums(50, 3)
     assert data.generate_examples("val") == generate_sums(100, 3 + 1_000_003)
 
 
 def test_held_out_targets_give_each_set_its_own_metrics(tmp_path):
     data = SumsDataModule(held_out_every=5, composed_fraction=0.5)
-    assert data.eval_sets == {"validate": ["val", "val_seen"], "test": ["test"]}
+    assert data.task.eval_sets == {"validate": ["val", "val_seen"], "test": ["test"]}
     assert data.unseen == [14, 19, 24, 29, 34, 39, 44, 49]
     module = CausalLM(model=TINY_MISTRAL)
     module._trainer = SimpleNamespace(datamodule=data)  # setup reads only the data module
     module.setup("validate")
-    assert set(module.metrics) == {"val", "val_seen", "test"}
+    assert set(module.evaluation.metrics) == {"val", "val_seen", "test"}
 
 
 def test_the_main_jobs_val_and_test_are_distinct_items_disjoint_from_training_and_each_other():
@@ -94,5 +94,7 @@ def test_the_main_jobs_val_and_test_are_distinct_items_disjoint_from_training_an
     for split, size in (("val", 100), ("test", 200), ("val_seen", 35)):
         assert len(prompts[split]) == len(set(prompts[split])) == size, split
     assert not set(prompts["val"]) & set(prompts["test"]) and not targets["val"] & targets["test"]
-    assert not (targets["val"] | targets["test"]) & targets["train"] and targets["val_seen"] == targets["train"]
+    assert (
+        not (targets["val"] | targets["test"]) & targets["train"] and targets["val_seen"] == targets["train"]
+    )
     assert not (set(prompts["val"]) | set(prompts["test"])) & set(prompts["train"])

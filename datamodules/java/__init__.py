@@ -5,4 +5,10 @@ from datamodules.java.corpus import JavaCorpusDataModule
 from datamodules.java.instruct import JavaInstructDataModule, generate_java_instructions
 from datamodules.java.metric import JavaMetrics, normalize_code
 
-__all__ = ["JavaCorpusDataModule", "JavaInstructDataModule", "JavaMetrics", "generate_java_instructions", "normalize_code"]
+__all__ = [
+    "JavaCorpusDataModule",
+    "JavaInstructDataModule",
+    "JavaMetrics",
+    "generate_java_instructions",
+    "normalize_code",
+]

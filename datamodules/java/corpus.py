@@ -1,4 +1,5 @@
-"""Plain causal-LM training on Java code, packed into fixed blocks (the reference experiment's first GPT-2 stage).
+"""Plain causal-LM training on Java code, packed into fixed blocks (the reference experiment's first GPT-2
+stage).
 
 Sources: `.java` files, directories of them, zip archives (the JDK's own `lib/src.zip`, named
 `jdk`, is the offline default), JSONL with a `text` field, or a Hugging Face `datasets` name.
@@ -11,8 +12,8 @@ import hashlib
 import os
 import shutil
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import lightning as L
 import torch
@@ -47,7 +48,7 @@ def jdk_sources() -> Path:
     )
 
 
-def iter_java_files(source: str, include: Optional[str] = None) -> Iterator[tuple[str, str]]:
+def iter_java_files(source: str, include: str | None = None) -> Iterator[tuple[str, str]]:
     """Yield (name, text) for each Java file or snippet in `source`.
 
     Args:
@@ -98,7 +99,7 @@ def pack(token_lists: list[list[int]], eos: int, block_size: int) -> torch.Tenso
     return torch.tensor(stream[: n_blocks * block_size], dtype=torch.long).view(n_blocks, block_size)
 
 
-class JavaCorpusDataModule(L.LightningDataModule, Task):
+class JavaCorpusDataModule(L.LightningDataModule):
     """Java code for plain next-token training; logs `val/loss` and `val/ppl`.
 
     Args:
@@ -114,18 +115,19 @@ class JavaCorpusDataModule(L.LightningDataModule, Task):
         trust_remote_code: allow tokenizer code from the hub; linked from `model.trust_remote_code`.
     """
 
-    # `Task`'s evaluation sets: `val` and `test` are the same held-out files, scored by their loss.
+    # Scored by its loss alone, on `val` and `test`: the same held-out files.
+    task = Task()
 
     def __init__(
         self,
         tokenizer: str = "smollm2-135m-instruct",
         sources: list[str] = ["jdk"],  # noqa: B006 (jsonargparse shows list defaults)
-        include: Optional[str] = None,
-        max_files: Optional[int] = None,
+        include: str | None = None,
+        max_files: int | None = None,
         val_fraction: float = 0.05,
         block_size: int = 128,
         batch_size: int = 8,
-        max_val_blocks: Optional[int] = None,
+        max_val_blocks: int | None = None,
         num_workers: int = 0,
         trust_remote_code: bool = False,
     ):
@@ -147,7 +149,9 @@ class JavaCorpusDataModule(L.LightningDataModule, Task):
     def read_files(self) -> dict[str, list[str]]:
         """De-duplicated file texts, split by file into train and val."""
         seen, split = set(), {"train": [], "val": []}
-        files = ((name, text) for source in self.sources for name, text in iter_java_files(source, self.include))
+        files = (
+            (name, text) for source in self.sources for name, text in iter_java_files(source, self.include)
+        )
         for name, text in files:
             digest = hashlib.sha1(text.encode("utf-8")).digest()
             if not text.strip() or digest in seen:
@@ -158,7 +162,9 @@ class JavaCorpusDataModule(L.LightningDataModule, Task):
                 break
         for name, texts in split.items():
             if not texts:
-                raise DataError(f"The Java {name} set is empty (sources: {self.sources}, include: {self.include!r})")
+                raise DataError(
+                    f"The Java {name} set is empty (sources: {self.sources}, include: {self.include!r})"
+                )
         return split
 
     def setup(self, stage: str) -> None:
@@ -206,18 +212,30 @@ class JavaCorpusDataModule(L.LightningDataModule, Task):
     def collate(blocks: list[torch.Tensor]) -> dict:
         input_ids = torch.stack(blocks)
         # Unpadded, so no pad on the left: `pads_right` lets the model leave out the all-ones mask.
-        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": input_ids.clone(),
-                "pads_right": True}  # fmt: skip
+        return {
+            "input_ids": input_ids,
+            "attention_mask": torch.ones_like(input_ids),
+            "labels": input_ids.clone(),
+            "pads_right": True,
+        }
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         if name == "train":  # a seeded order whose position goes into checkpoints: exact mid-epoch resume
-            return ResumableLoader(list(self.blocks[name]), batch_size=self.batch_size, shuffle=shuffle,
-                                   collate_fn=self.collate, num_workers=self.num_workers)  # fmt: skip
+            return ResumableLoader(
+                list(self.blocks[name]),
+                batch_size=self.batch_size,
+                shuffle=shuffle,
+                collate_fn=self.collate,
+                num_workers=self.num_workers,
+            )
         return DataLoader(
-            list(self.blocks[name]), batch_size=self.batch_size, collate_fn=self.collate,
+            list(self.blocks[name]),
+            batch_size=self.batch_size,
+            collate_fn=self.collate,
             sampler=eval_sampler(self.blocks[name]),
-            num_workers=self.num_workers, generator=torch.Generator().manual_seed(0),  # not the global RNG
-        )  # fmt: skip
+            num_workers=self.num_workers,
+            generator=torch.Generator().manual_seed(0),  # not the global RNG
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -3,7 +3,8 @@ it asks for; method and parameter names come from the instruction's words in cam
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 Language = Literal["en", "es"]
 
@@ -86,7 +87,13 @@ def _factorial(w, lang):
         text, name = f"A function that returns the factorial of {n}", camel("factorial", "of", n)
     else:
         text, name = f"Una función que devuelve el factorial de {n}", camel("factorial", "de", n)
-    body = ["long result = 1;", f"for (int i = 2; i <= {n}; i++) {{", "    result *= i;", "}", "return result;"]
+    body = [
+        "long result = 1;",
+        f"for (int i = 2; i <= {n}; i++) {{",
+        "    result *= i;",
+        "}",
+        "return result;",
+    ]
     return text, method(f"long {name}(int {n})", *body)
 
 
@@ -114,7 +121,6 @@ FAMILIES: dict[str, tuple[int, Callable]] = {
     "factorial": (1, _factorial),
     "getter_setter": (1, _getter_setter),
 }
-
 
 
 def make_example(family: str, words: list[str], lang: Language) -> dict:

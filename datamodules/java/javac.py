@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 ERROR_LINE = re.compile(r"^Check\.java:(\d+): error:", re.M)
 
@@ -36,7 +35,7 @@ FIELD = re.compile(
 )
 
 
-def members(code: str) -> Optional[list[str]]:
+def members(code: str) -> list[str] | None:
     """The class members `code` declares, in order ("method" with a body, "field"), or None when
     anything in it is neither (a class, a statement, a stray brace, a body-less method).
 
@@ -53,7 +52,7 @@ def members(code: str) -> Optional[list[str]]:
             position += field.end()
         elif brace >= 0 and METHOD_HEAD.fullmatch(rest[:brace].strip()):
             depth = 0
-            for offset, char in enumerate(rest[brace:], brace):
+            for offset, char in enumerate(rest[brace:], brace):  # noqa: B007 (read after the loop)
                 depth += {"{": 1, "}": -1}.get(char, 0)
                 if depth == 0:
                     break
@@ -113,8 +112,10 @@ def compile_snippets(snippets: list[str], max_runs: int = 3) -> list[bool]:
             source.write_text("\n".join(lines) + "\n", encoding="utf-8")
             run = subprocess.run(
                 ["javac", "-nowarn", "-Xmaxerrs", "100000", "-encoding", "UTF-8", "-d", ".", source.name],
-                capture_output=True, text=True, cwd=tmp,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                cwd=tmp,
+            )
             if run.returncode == 0:
                 break
             blamed = {owner[int(n) - 1] for n in ERROR_LINE.findall(run.stdout + run.stderr)}

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Collection
 from pathlib import Path
-from typing import Collection
 
 from datamodules.overlap import fold
 
@@ -29,12 +29,15 @@ def load_accented_words() -> list[str]:
 
 def split_words(words: list[str], every: int = 5) -> tuple[list[str], list[str]]:
     """Every `every`-th word held out, as `words.held_out` splits the identifier words."""
-    return ([w for i, w in enumerate(words) if i % every != every - 1],
-            [w for i, w in enumerate(words) if i % every == every - 1])  # fmt: skip
+    return (
+        [w for i, w in enumerate(words) if i % every != every - 1],
+        [w for i, w in enumerate(words) if i % every == every - 1],
+    )
 
 
-def split_accented(words: list[str], trained: Collection[str], held_out: Collection[str],
-                   every: int = 5) -> tuple[list[str], list[str]]:  # fmt: skip
+def split_accented(
+    words: list[str], trained: Collection[str], held_out: Collection[str], every: int = 5
+) -> tuple[list[str], list[str]]:
     """(training, held-out) accented words, split by the word a method name writes (`to_ascii`): "limón"
     goes where the identifier word "limon" is, so a held-out word reaches training in no spelling. `trained`
     and `held_out` are the task's words in lower-case ASCII (identifier words, and words its templates
@@ -51,7 +54,7 @@ def split_accented(words: list[str], trained: Collection[str], held_out: Collect
 
 
 def to_ascii(word: str) -> str:
-    """"Vórtice" -> "Vortice", "Straße" -> "Strasse", "ñandú" -> "nandu": a word as it can stand in a
+    """ "Vórtice" -> "Vortice", "Straße" -> "Strasse", "ñandú" -> "nandu": a word as it can stand in a
     Java name that any editor and build tool reads."""
     return re.sub(r"[^A-Za-z0-9]", "", fold(word))
 
@@ -72,7 +75,7 @@ def write_message(words: list[str], rng: random.Random) -> str:
 
 
 def method_name(verb: str, message: str) -> str:
-    """"print" and "¡Hola, VÓRTICE 42!" -> "printHolaVortice42": camelCase of the folded words."""
+    """ "print" and "¡Hola, VÓRTICE 42!" -> "printHolaVortice42": camelCase of the folded words."""
     parts = [to_ascii(token).lower() for token in re.findall(r"[^\W_]+", message)]
     return verb + "".join(p[:1].upper() + p[1:] for p in parts if p)
 

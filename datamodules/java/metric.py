@@ -16,6 +16,11 @@ def normalize_code(code: str) -> str:
     return " ".join(code.split())
 
 
+def java_score(completion: str, reference: str) -> float:
+    """One generation's accuracy: 1.0 where it is the reference method, whitespace aside."""
+    return float(normalize_code(completion) == normalize_code(reference))
+
+
 class JavaMetrics(Metric):
     """Java instructions: `accuracy` (generated == reference after whitespace normalisation) and
     `compile_rate` (the generation declares the members its reference does, `members`: one method
@@ -56,12 +61,14 @@ class JavaMetrics(Metric):
         if self._pending:
             outputs = [output for output, _ in self._pending]
             compiled = compile_snippets(outputs)
-            self.compiled += sum(ok and bool(members(output)) and members(output) == members(reference)
-                                 for ok, (output, reference) in zip(compiled, self._pending))  # fmt: skip
+            self.compiled += sum(
+                ok and bool(members(output)) and members(output) == members(reference)
+                for ok, (output, reference) in zip(compiled, self._pending)
+            )
             printing = [(output, reference) for output, reference in self._pending if is_runnable(reference)]
             if printing:
                 printed = printed_outputs([o for o, _ in printing] + [r for _, r in printing])
-                generated, expected = printed[: len(printing)], printed[len(printing):]
+                generated, expected = printed[: len(printing)], printed[len(printing) :]
                 self.printing += len(printing)
                 self.printed_right += sum(g is not None and g == e for g, e in zip(generated, expected))
             self._pending = []

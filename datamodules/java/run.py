@@ -13,7 +13,6 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 from datamodules.java.javac import compile_snippets, is_one_method
 
@@ -68,10 +67,10 @@ def is_runnable(code: str) -> bool:
     return is_one_method(code) and "static" in code.split("(", 1)[0] and bool(NO_ARGUMENTS.search(code))
 
 
-def printed_outputs(snippets: list[str], timeout_ms: int = 2000) -> list[Optional[str]]:
+def printed_outputs(snippets: list[str], timeout_ms: int = 2000) -> list[str | None]:
     """What each snippet prints when called (decoded as UTF-8), or None when it is not one static
     method without parameters, does not compile, throws or runs past `timeout_ms`."""
-    results: list[Optional[str]] = [None] * len(snippets)
+    results: list[str | None] = [None] * len(snippets)
     runnable = [i for i, code in enumerate(snippets) if is_runnable(code)]
     compiled = compile_snippets([snippets[i] for i in runnable]) if runnable else []
     chosen = [i for i, ok in zip(runnable, compiled) if ok]
@@ -79,17 +78,25 @@ def printed_outputs(snippets: list[str], timeout_ms: int = 2000) -> list[Optiona
         return results
     classes = "\n".join(f"    static class M{i} {{\n{snippets[i]}\n    }}" for i in chosen)
     source = HARNESS % {
-        "classes": classes, "names": ", ".join(f"M{i}.class" for i in chosen),
-        "indices": ", ".join(str(i) for i in chosen), "timeout_ms": timeout_ms,
-    }  # fmt: skip
+        "classes": classes,
+        "names": ", ".join(f"M{i}.class" for i in chosen),
+        "indices": ", ".join(str(i) for i in chosen),
+        "timeout_ms": timeout_ms,
+    }
     with tempfile.TemporaryDirectory(prefix="lit-java-run-") as tmp:
         Path(tmp, "Run.java").write_text(source, encoding="utf-8")
-        build = subprocess.run(["javac", "-nowarn", "-encoding", "UTF-8", "-d", ".", "Run.java"],
-                               capture_output=True, text=True, cwd=tmp)  # fmt: skip
+        build = subprocess.run(
+            ["javac", "-nowarn", "-encoding", "UTF-8", "-d", ".", "Run.java"],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+        )
         if build.returncode != 0:  # each compiled alone above: a clash between snippets, count none
             return results
         timeout_s = 30 + len(chosen) * timeout_ms / 1000
-        run = subprocess.run(["java", "-cp", ".", "Run"], capture_output=True, text=True, cwd=tmp, timeout=timeout_s)
+        run = subprocess.run(
+            ["java", "-cp", ".", "Run"], capture_output=True, text=True, cwd=tmp, timeout=timeout_s
+        )
     for line in run.stdout.splitlines():
         index, _, printed = line.partition(" ")
         if printed and printed != "-":

@@ -1,11 +1,12 @@
 """Which words the Java instruction task trains on and which it holds out, in every spelling a model reads or
-writes: identifier words (`words.py`), accented message words (`messages.py`) split by the identifier word their
+writes: identifier words (`words.py`), accented message words (`messages.py`) split by the identifier word
+their
 method name writes, and the words every template writes (training reads those, so none may be held out)."""
 
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 from datamodules.java.families import FAMILIES, make_example
 from datamodules.java.messages import load_accented_words, render_message, split_accented, to_ascii
@@ -28,8 +29,12 @@ def template_words() -> set[str]:
     family's and the print messages' templates, in both languages. Training reads them all, so no held-out
     word may be one."""
     stand_ins = ["qxa", "qxb", "qxc"]  # drawn words no template holds
-    texts = [t for family in FAMILIES for lang in ("en", "es")
-             for t in make_example(family, stand_ins[: FAMILIES[family][0]], lang).values()]  # fmt: skip
+    texts = [
+        t
+        for family in FAMILIES
+        for lang in ("en", "es")
+        for t in make_example(family, stand_ins[: FAMILIES[family][0]], lang).values()
+    ]
     texts += [t for lang in ("en", "es") for t in render_message(stand_ins[:2], lang, random.Random(0))]
     return set().union(*map(words_as_read, texts)) - set(stand_ins)
 
@@ -37,10 +42,13 @@ def template_words() -> set[str]:
 # Accented message words split by the identifier word their method name writes ("limón" where "limon" is):
 # the task's held-out vocabulary, in every spelling a model reads or writes (tests/test_java_vocabulary.py).
 TRAIN_ACCENTED, HELD_OUT_ACCENTED = split_accented(
-    load_accented_words(), trained=set(TRAIN_WORDS_EN + TRAIN_WORDS_ES) | template_words(),
+    load_accented_words(),
+    trained=set(TRAIN_WORDS_EN + TRAIN_WORDS_ES) | template_words(),
     held_out=set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES),
-)  # fmt: skip
-HELD_OUT_VOCABULARY = set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES) | {to_ascii(w).lower() for w in HELD_OUT_ACCENTED}
+)
+HELD_OUT_VOCABULARY = set(HELD_OUT_WORDS_EN + HELD_OUT_WORDS_ES) | {
+    to_ascii(w).lower() for w in HELD_OUT_ACCENTED
+}
 
 
 def word_vocabulary(

@@ -1,6 +1,7 @@
 """Words for the Java instruction task, English and Spanish, split into training and held-out sets.
 
-The reference experiment diversified its instructions by mixing English and Spanish words and failed on words it
+The reference experiment diversified its instructions by mixing English and Spanish words and failed on words
+it
 had never seen; validation and test here use only held-out words, so accuracy measures exactly that.
 """
 
@@ -44,12 +45,14 @@ def held_out(words: list[str], every: int = 5) -> tuple[list[str], list[str]]:
 TRAIN_WORDS_EN, HELD_OUT_WORDS_EN = held_out(sorted(set(ENGLISH)))
 TRAIN_WORDS_ES, HELD_OUT_WORDS_ES = held_out(sorted(set(SPANISH) - set(ENGLISH)))
 
-JAVA_KEYWORDS = set("""
+JAVA_KEYWORDS = set(
+    """
 abstract assert boolean break byte case catch char class const continue default do double else enum
 extends final finally float for goto if implements import instanceof int interface long native new
 package private protected public return short static strictfp super switch synchronized this throw
 throws transient try void volatile while true false null var record yield sealed permits
-""".split())
+""".split()
+)
 
 TEMPLATE_NAMES = {"i", "result"}  # local variables of the method templates: a parameter may not shadow them
 
@@ -107,7 +110,7 @@ def is_respelled(word: str, tokenizer) -> bool:
         tokens = tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False)["input_ids"])
         text_pieces = [tokenizer.convert_tokens_to_string([t]) for t in tokens]
         while skip and text_pieces and skip.startswith(text_pieces[0]):
-            skip = skip[len(text_pieces[0]):]
+            skip = skip[len(text_pieces[0]) :]
             text_pieces = text_pieces[1:]
         if skip:  # a piece crossed the boundary: never equal to the lowercase word's pieces
             return ["", *text_pieces]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
-from typing import Collection, Literal, Optional, Sequence
+from collections.abc import Collection, Sequence
+from typing import Literal
 
 from datamodules.prompt_completion import PromptCompletionDataModule
 from datamodules.sums.metric import SumMAE, sum_error
 from datamodules.sums.spanish import target_of, write_sum
+from modules.task import Task
 
 Addends = Literal["random", "descending", "greedy", "tens"]
+ScoredBy = Literal["sum", "metrics"]
 
 
 def make_addends(target: int, rng: random.Random, style: Addends = "random") -> list[int]:
@@ -51,7 +54,7 @@ def split_target(target: int, rng: random.Random, avoid: Collection[int] = ()) -
 
 
 def composed_prompt_for(numbers: Sequence[int]) -> str:
-    """"A más B es igual a" or "A más B más C es igual a": the phrasing the reference experiment
+    """ "A más B es igual a" or "A más B más C es igual a": the phrasing the reference experiment
     never trained on and failed on ("20 más 23 es igual a")."""
     return " más ".join(str(n) for n in numbers) + " es igual a"
 
@@ -66,9 +69,15 @@ def composed_addends(numbers: Sequence[int], rng: random.Random, style: Addends)
 
 
 def generate_sums(
-    num_examples: int, seed: int, min_target: int = 10, max_target: int = 50, addends: Addends = "random",
-    targets: Optional[Sequence[int]] = None, composed_fraction: float = 0.0, avoid: Collection[int] = (),
-) -> list[dict]:  # fmt: skip
+    num_examples: int,
+    seed: int,
+    min_target: int = 10,
+    max_target: int = 50,
+    addends: Addends = "random",
+    targets: Sequence[int] | None = None,
+    composed_fraction: float = 0.0,
+    avoid: Collection[int] = (),
+) -> list[dict]:
     """Seeded, reproducible examples with targets uniform in [min_target, max_target], or in `targets`;
     a `composed_fraction` of them asks for its target as a sum of two or three numbers, none of
     them in `avoid` (training keeps held-out numbers out of its prompts, not only out of its sums)."""
@@ -79,23 +88,35 @@ def generate_sums(
         target = rng.choice(pool) if targets is not None else rng.randint(min_target, max_target)
         if composed_fraction > 0 and target >= 2 and rng.random() < composed_fraction:
             numbers = split_target(target, rng, avoid)
-            prompt, completion = composed_prompt_for(numbers), write_sum(composed_addends(numbers, rng, addends))
+            prompt, completion = (
+                composed_prompt_for(numbers),
+                write_sum(composed_addends(numbers, rng, addends)),
+            )
         else:
             prompt, completion = prompt_for(target), write_sum(make_addends(target, rng, addends))
         examples.append({"prompt": prompt, "completion": completion, "reference": str(target)})
     return examples
 
 
-def distinct_sums(targets: Sequence[int], size: int, seed: int, addends: Addends = "random",
-                  composed: bool = False, avoid: Collection[int] = ()) -> list[dict]:  # fmt: skip
-    """Up to `size` examples with distinct prompts, each asking for one of `targets`: every target's own prompt
+def distinct_sums(
+    targets: Sequence[int],
+    size: int,
+    seed: int,
+    addends: Addends = "random",
+    composed: bool = False,
+    avoid: Collection[int] = (),
+) -> list[dict]:
+    """Up to `size` examples with distinct prompts, each asking for one of `targets`: every target's own
+    prompt
     ("33 es igual a") first, then, with `composed`, distinct composed prompts on those targets ("12 más 21 es
     igual a", none of their numbers in `avoid`). An evaluation set of distinct items: each counts once."""
     rng = random.Random(seed)
     plain = list(targets)
     rng.shuffle(plain)
-    examples = [{"prompt": prompt_for(t), "completion": write_sum(make_addends(t, rng, addends)), "reference": str(t)}
-                for t in plain][:size]  # fmt: skip
+    examples = [
+        {"prompt": prompt_for(t), "completion": write_sum(make_addends(t, rng, addends)), "reference": str(t)}
+        for t in plain
+    ][:size]
     prompts = {e["prompt"] for e in examples}
     for _ in range(size * 100 if composed else 0):
         if len(examples) >= size:
@@ -108,6 +129,11 @@ def distinct_sums(targets: Sequence[int], size: int, seed: int, addends: Addends
             completion = write_sum(composed_addends(numbers, rng, addends))
             examples.append({"prompt": prompt, "completion": completion, "reference": str(target)})
     return examples
+
+
+def sums_reference(example: dict) -> str:
+    """What a sum is scored against: the prompt's number (the sum of its numbers), as digits."""
+    return example.get("reference") or str(target_of(example["prompt"]))
 
 
 def held_out_targets(min_target: int, max_target: int, every: int) -> list[int]:
@@ -145,6 +171,9 @@ class SumsDataModule(PromptCompletionDataModule):
             and `test` draw from the training targets as the reference experiment did.
         composed_fraction: the share of training examples whose prompt is a sum of two or three numbers;
             with held-out targets, above 0 also fills `val` and `test` with composed prompts.
+        scored_by: "sum": each generation is read as a sum and compared with the prompt's number (`SumMAE`:
+            `mae`, `exact`, `parse_rate`), beside any configured `metrics`; "metrics": only the configured
+            `metrics`, against the completion as written.
         **kwargs: see `PromptCompletionDataModule`.
     """
 
@@ -159,6 +188,7 @@ class SumsDataModule(PromptCompletionDataModule):
         addends: Addends = "random",
         held_out_every: int = 0,
         composed_fraction: float = 0.0,
+        scored_by: ScoredBy = "sum",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -178,12 +208,16 @@ class SumsDataModule(PromptCompletionDataModule):
         # Held-out targets shared out in turn: 15, 27, 39 for `val`, 21, 33, 45 for `test` in the main job.
         self.held_out = {"val": self.unseen[0::2], "test": self.unseen[1::2]} if self.unseen else {}
         validate = ["val"] + (["val_seen"] if self.unseen else [])
-        self.eval_sets = {"validate": validate, "test": ["test"]}
+        eval_sets = {"validate": validate, "test": ["test"]}
+        if scored_by not in ("sum", "metrics"):
+            raise ValueError(f"scored_by must be 'sum' or 'metrics', got {scored_by!r}")
+        by_sum = scored_by == "sum"
+        self.own_task = Task(eval_sets, SumMAE, sum_error, sums_reference) if by_sum else Task(eval_sets)
         self.sizes = {"train": num_examples, "test": num_test_examples}
         self.sizes.update({name: num_val_examples for name in validate})
 
     # split -> (seed offset, targets, composed fraction); distinct seeds keep the sets independent.
-    def _draw(self, split: str) -> tuple[int, Optional[list[int]], float]:
+    def _draw(self, split: str) -> tuple[int, list[int] | None, float]:
         return {
             "train": (0, self.seen, self.composed_fraction),  # composed: without held-out numbers too
             "val": (1_000_003, self.held_out.get("val") or self.unseen, 0.0),
@@ -191,7 +225,7 @@ class SumsDataModule(PromptCompletionDataModule):
             "test": (2_000_003, self.held_out.get("test") or self.unseen, 0.0),
         }[split]
 
-    def generate_examples(self, split: str, epoch: int = 0) -> list[dict]:
+    def generate_examples(self, split: str) -> list[dict]:
         offset, targets, composed = self._draw(split)
         size, seed = self.sizes[split], self.seed + offset
         if not self.unseen:  # the reference experiment's sets: draws from every target
@@ -199,14 +233,6 @@ class SumsDataModule(PromptCompletionDataModule):
         if split == "train":
             return generate_sums(size, seed, *self.target_range, self.addends, targets, composed, self.unseen)
         other = self.held_out["test" if split == "val" else "val"] if split in self.held_out else ()
-        return distinct_sums(targets, size, seed, self.addends, self.composed_fraction > 0 and split != "val_seen",
-                             avoid=other)  # fmt: skip
-
-    def reference(self, example: dict) -> str:
-        return example.get("reference") or str(target_of(example["prompt"]))
-
-    def task_metric(self):
-        return SumMAE()
-
-    def task_score(self, completion: str, reference: str) -> float:
-        return sum_error(completion, reference)
+        return distinct_sums(
+            targets, size, seed, self.addends, self.composed_fraction > 0 and split != "val_seen", avoid=other
+        )

@@ -62,8 +62,10 @@ def build_tiny_mistral() -> None:
     out = HERE / "tiny-mistral"
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=byte_level_tokenizer(sums_corpus(), 320, ["<unk>", "<s>", "</s>"]),
-        unk_token="<unk>", bos_token="<s>", eos_token="</s>",
-    )  # fmt: skip
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+    )
     tokenizer.chat_template = MISTRAL_TEMPLATE
     config = MistralConfig(
         vocab_size=len(tokenizer),
@@ -89,12 +91,19 @@ def build_tiny_gpt2() -> None:
     eos = "<|endoftext|>"
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=byte_level_tokenizer(java_corpus(), 512, [eos]),
-        bos_token=eos, eos_token=eos, unk_token=eos,
-    )  # fmt: skip
+        bos_token=eos,
+        eos_token=eos,
+        unk_token=eos,
+    )
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=256, n_embd=64, n_layer=2, n_head=4,
-        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        n_positions=256,
+        n_embd=64,
+        n_layer=2,
+        n_head=4,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     torch.manual_seed(0)
     model = GPT2LMHeadModel(config)
     model.save_pretrained(out)

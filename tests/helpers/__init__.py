@@ -1,8 +1,8 @@
 """What many tests share: the tiny models' paths and a batch of the Java task.
-Precision helpers are in `tests.helpers.precision`, the W&B offline-run reader in `tests.helpers.wandb_offline`."""
+Precision helpers are in `tests.helpers.precision`, the W&B offline-run reader in
+`tests.helpers.wandb_offline`."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,8 +19,9 @@ def java_batch(tokenizer: str, size: int = 8) -> dict:
     """One collated training batch of the Java instruction task: prompts of different lengths."""
     from datamodules.java import JavaInstructDataModule
 
-    data = JavaInstructDataModule(tokenizer=tokenizer, num_examples=size, num_val_examples=2, batch_size=size,
-                                  compile_check=False)  # fmt: skip
+    data = JavaInstructDataModule(
+        tokenizer=tokenizer, num_examples=size, num_val_examples=2, batch_size=size, compile_check=False
+    )
     data.setup("fit")
     return data.collate(data.datasets["train"])
 
@@ -38,9 +39,13 @@ def write_jsonl(path: Path, *records) -> str:
 def wandb_fit_args(tiny_fit_args: list[str], tmp_path, *extra: str) -> list[str]:
     """The tiny fit with lit's W&B logger (offline in tests), one epoch, three logged generations."""
     return tiny_fit_args + [
-        "--trainer.logger", "lit.loggers.WandbLogger",
-        "--trainer.logger.save_dir", str(tmp_path),
-        "--trainer.max_epochs", "1",
-        "--model.init_args.log_generations", "3",
+        "--trainer.logger",
+        "lit.loggers.WandbLogger",
+        "--trainer.logger.save_dir",
+        str(tmp_path),
+        "--trainer.max_epochs",
+        "1",
+        "--model.init_args.log_generations",
+        "3",
         *extra,
-    ]  # fmt: skip
+    ]

@@ -41,7 +41,9 @@ def close(precision: str, scale: float = 1.0) -> dict:
 
 
 @torch.no_grad()
-def greedy_choice_margins(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, new: torch.Tensor, eos: int) -> torch.Tensor:
+def greedy_choice_margins(
+    model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, new: torch.Tensor, eos: int
+) -> torch.Tensor:
     """For tokens another computation generated greedily: how far below `model`'s own best logit each
     chosen token's logit is (0 where `model` picks the same), at every position up to each row's EOS.
 
@@ -64,8 +66,11 @@ def random_adapter_module(path: str, precision: str, std: float = 0.2):
     from modules.causal_lm import CausalLM
     from modules.peft_config import LoraArgs
 
-    module = CausalLM(model=path, lora=LoraArgs(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
-                      **module_kwargs(precision))  # fmt: skip
+    module = CausalLM(
+        model=path,
+        lora=LoraArgs(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
+        **module_kwargs(precision),
+    )
     module.configure_model()
     module.model.eval()
     for p in module.parameters():  # LoRA B starts at zero: make the adapter matter

@@ -28,8 +28,15 @@ def lit_env() -> dict:
 def run_command(command: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
     """`python COMMAND` from the repository root; on a timeout every process it started is stopped (a rank
     left waiting for its peers would otherwise live on), and the failure shows the end of its output."""
-    process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=lit_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=ROOT,
+        env=lit_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -62,6 +69,14 @@ def csv_logger(path) -> list[str]:
 def strategy_runs(folder: Path, strategy: str, modes: list[str], precision: str) -> dict:
     """Every stage of `tests/helpers/strategy_runs.py` for `strategy` and `modes` in `precision`, in one
     2-process launch (the launch is most of the cost), and the results it wrote."""
-    command = ["tests/helpers/strategy_runs.py", str(folder), strategy, *modes, "--", "--trainer.precision", precision]
+    command = [
+        "tests/helpers/strategy_runs.py",
+        str(folder),
+        strategy,
+        *modes,
+        "--",
+        "--trainer.precision",
+        precision,
+    ]
     run_command(command, timeout=900)
     return json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))

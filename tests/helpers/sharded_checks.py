@@ -1,4 +1,5 @@
-"""What the FSDP and DeepSpeed tests both check of a 2-process run (tests/helpers/strategy_runs.py), against the
+"""What the FSDP and DeepSpeed tests both check of a 2-process run (tests/helpers/strategy_runs.py), against
+the
 same checkpoint read in one process."""
 
 import pytest
@@ -27,8 +28,8 @@ def assert_scores_like_one_process(run: dict, one, precision: str) -> None:
         assert run["validate"][key] == expected, key
         assert run["fit"][key] == expected, key
     # The same greedy generations: process 0 scored held-out examples 0, 2, 4, ... of the 16.
-    assert len(one.model.samples["val"]) == 16
-    assert run["samples"] == one.model.samples["val"][0::2]
+    assert len(one.model.evaluation.samples["val"]) == 16
+    assert run["samples"] == one.model.evaluation.samples["val"][0::2]
 
 
 def assert_holds_adapter_or_whole_weights(checkpoint: dict, mode: str, model) -> None:

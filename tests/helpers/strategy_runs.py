@@ -1,4 +1,5 @@
-"""The 2-process runs of a sharding strategy that tests/test_fsdp.py and test_deepspeed.py check, in one launch:
+"""The 2-process runs of a sharding strategy that tests/test_fsdp.py and test_deepspeed.py check, in one
+launch:
 
     python tests/helpers/strategy_runs.py OUT STRATEGY MODE... [-- LIT ARGS]
     (STRATEGY: fsdp, deepspeed; MODE: lora, 4bit+lora, full)
@@ -27,10 +28,20 @@ from lit.cli import cli_main
 from tests.helpers.tiny_runs import MODES
 
 CPUS = ["--trainer.accelerator", "cpu", "--trainer.devices", "2"]
-TINY = ["--config", "configs/tiny/sums.yaml", "--trainer.enable_progress_bar", "false",
-        "--trainer.enable_model_summary", "false", "--trainer.logger", "false",
-        "--model.init_args.log_generations", "16",
-        "--trainer.gradient_clip_val", "1.0"]  # fmt: skip  # clipping by the global norm of sharded gradients
+TINY = [
+    "--config",
+    "configs/tiny/sums.yaml",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+    "--trainer.logger",
+    "false",
+    "--model.init_args.log_generations",
+    "16",
+    "--trainer.gradient_clip_val",
+    "1.0",
+]  # clipping by the global norm of sharded gradients
 
 
 def sharding(module) -> dict:
@@ -53,7 +64,8 @@ def sharding(module) -> dict:
 
 
 def packed_4bit_gathers_exactly(module) -> dict:
-    """Every sharded 4-bit weight, gathered, against the same weight quantized in one process, as bytes: packed
+    """Every sharded 4-bit weight, gathered, against the same weight quantized in one process, as bytes:
+    packed
     4-bit codes in float storage can look like NaN, and a copy that canonicalises NaNs would change them."""
     import bitsandbytes as bnb
     from transformers import AutoModelForCausalLM
@@ -65,8 +77,9 @@ def packed_4bit_gathers_exactly(module) -> dict:
     quantized = bnb_config(module.quantization, module._accelerator(), strategy, precision)
     # Loaded in the dtype the run loaded it in, so quantized from the same numbers.
     dtype = resolve_dtype(module.dtype_name, module._accelerator(), precision)
-    fresh = AutoModelForCausalLM.from_pretrained(module.source, quantization_config=quantized, dtype=dtype,
-                                                 device_map={"": strategy.root_device})  # fmt: skip
+    fresh = AutoModelForCausalLM.from_pretrained(
+        module.source, quantization_config=quantized, dtype=dtype, device_map={"": strategy.root_device}
+    )
     expected = {name: m.weight for name, m in fresh.named_modules() if isinstance(m, bnb.nn.Linear4bit)}
     checked, equal = 0, 0
     for name, m in module.model.get_base_model().named_modules():
@@ -84,7 +97,7 @@ def metrics(trainer) -> dict:
 
 
 def keep_checkpoint(trainer, last: Path, root: Path) -> tuple[Path, Path]:
-    """A copy of `last` (the resume writes it again) and, from process 0, the same in the one-process format."""
+    """A copy of `last` (the resume writes it again) and, from process 0, it in the one-process format."""
     import torch.distributed as dist
 
     kept, one_file = root / "epoch1.ckpt", root / "epoch1-one-process.ckpt"
@@ -114,7 +127,9 @@ def run_mode(out: Path, strategy: str, mode: str, extra: list[str]) -> dict:
         result["sharding"] = sharding(fit.model)
     validate = cli_main(["validate", *args, "--ckpt_path", str(kept)])
     result["validate"] = metrics(validate.trainer)
-    result["samples"] = validate.model.samples.get("val", [])  # this process's shard of the held-out set
+    result["samples"] = validate.model.evaluation.samples.get(
+        "val", []
+    )  # this process's shard of the held-out set
     resumed = cli_main(["fit", *args, "--trainer.max_epochs", "2", "--ckpt_path", "last"])
     result["resumed_from"] = str(resumed.trainer.ckpt_path)
     result["resumed_steps"] = resumed.trainer.global_step

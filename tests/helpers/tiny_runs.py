@@ -43,10 +43,21 @@ def tiny_run_args(tmp_path, root: str, version: str, *extra: str, every_step: bo
     if every_step:
         (tmp_path / "every_step.yaml").write_text(EVERY_STEP, encoding="utf-8")
         configs += ["--config", str(tmp_path / "every_step.yaml")]
-    return ["fit", *configs, "--trainer.default_root_dir", str(tmp_path / root),
-            "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
-            "--trainer.logger.save_dir", str(tmp_path / root),
-            "--trainer.logger.name", "", "--trainer.logger.version", version, *extra]  # fmt: skip
+    return [
+        "fit",
+        *configs,
+        "--trainer.default_root_dir",
+        str(tmp_path / root),
+        "--trainer.logger",
+        "lightning.pytorch.loggers.CSVLogger",
+        "--trainer.logger.save_dir",
+        str(tmp_path / root),
+        "--trainer.logger.name",
+        "",
+        "--trainer.logger.version",
+        version,
+        *extra,
+    ]
 
 
 def logged_loss_and_lr(tmp_path, root: str, version: str) -> dict[int, tuple[float, float]]:

@@ -92,8 +92,13 @@ def read_offline_run(run_dir: Path, attempts: int = 20) -> dict:
         elif kind == "config":
             config.update(_items(record.config.update))
         elif kind == "artifact":
-            artifacts.append({"type": record.artifact.type, "name": record.artifact.name,
-                              "files": [entry.path for entry in record.artifact.manifest.contents]})  # fmt: skip
+            artifacts.append(
+                {
+                    "type": record.artifact.type,
+                    "name": record.artifact.name,
+                    "files": [entry.path for entry in record.artifact.manifest.contents],
+                }
+            )
     return {"history": history, "summary": summary, "config": config, "artifacts": artifacts}
 
 

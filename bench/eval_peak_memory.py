@@ -4,8 +4,8 @@ Runs `configs/embedded/java_instruct.yaml` (or `--config`) for `--steps` trainin
 validation of the first held-out set's first generation batch, as `lit fit` runs it, and prints the resident
 memory before the validation and its peak during it (VmHWM, reset when the validation starts):
 
-    python bench/eval_memory.py --precision 32-true --eval_batch_size 100 --num_beams 4 --steps 4
-    python bench/eval_memory.py ... --out runs/eval_memory.jsonl   # one JSON line appended per run
+    python -m bench.eval_peak_memory --precision 32-true --eval_batch_size 100 --num_beams 4 --steps 4
+    python -m bench.eval_peak_memory ... --out runs/eval_memory.jsonl   # one JSON line appended per run
 
 `--steps 0` measures `lit validate`'s case (no training before the evaluation).
 """
@@ -15,17 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import lightning as L
 
-import lightning as L  # noqa: E402
-
-from lit.cli import cli_main  # noqa: E402
-from modules.hardware import cpu_description  # noqa: E402
+from lit.cli import cli_main
+from modules.hardware import cpu_description
 
 
 def _status(field: str) -> int:
@@ -47,28 +44,62 @@ class EvalPeak(L.Callback):
     def on_validation_end(self, trainer, pl_module) -> None:
         rss, start = self._start
         gib = 2**30
-        self.rows.append({"step": trainer.global_step, "rss_before_gib": round(rss / gib, 2),
-                          "peak_gib": round(_status("VmHWM") / gib, 2), "seconds": round(time.perf_counter() - start, 1)})  # fmt: skip
+        self.rows.append(
+            {
+                "step": trainer.global_step,
+                "rss_before_gib": round(rss / gib, 2),
+                "peak_gib": round(_status("VmHWM") / gib, 2),
+                "seconds": round(time.perf_counter() - start, 1),
+            }
+        )
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", default="configs/embedded/java_instruct.yaml")
     parser.add_argument("--precision", default="32-true")
     parser.add_argument("--eval_batch_size", type=int, default=100)
     parser.add_argument("--num_beams", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=4, help="training steps before the validation (0: validate only)")
+    parser.add_argument(
+        "--steps", type=int, default=4, help="training steps before the validation (0: validate only)"
+    )
     parser.add_argument("--out", default=None, help="append the result as one JSON line")
     parser.add_argument("extra", nargs="*", help="more `lit` arguments, after --")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="eval_memory_") as root:
-        args = ["--config", options.config, "--trainer.precision", options.precision,
-                "--trainer.max_steps", str(max(options.steps, 1)), "--trainer.val_check_interval", str(max(options.steps, 1)),
-                "--trainer.limit_val_batches", "1", "--trainer.num_sanity_val_steps", "0", "--trainer.enable_progress_bar", "false",
-                "--trainer.logger", "false", "--trainer.enable_checkpointing", "false", "--trainer.callbacks", "[]",
-                "--trainer.default_root_dir", root, "--data.init_args.eval_batch_size", str(options.eval_batch_size),
-                "--model.init_args.num_beams", str(options.num_beams), "--model.init_args.log_generations", "0",
-                *options.extra]  # fmt: skip
+        args = [
+            "--config",
+            options.config,
+            "--trainer.precision",
+            options.precision,
+            "--trainer.max_steps",
+            str(max(options.steps, 1)),
+            "--trainer.val_check_interval",
+            str(max(options.steps, 1)),
+            "--trainer.limit_val_batches",
+            "1",
+            "--trainer.num_sanity_val_steps",
+            "0",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_checkpointing",
+            "false",
+            "--trainer.callbacks",
+            "[]",
+            "--trainer.default_root_dir",
+            root,
+            "--data.init_args.eval_batch_size",
+            str(options.eval_batch_size),
+            "--model.init_args.num_beams",
+            str(options.num_beams),
+            "--model.init_args.log_generations",
+            "0",
+            *options.extra,
+        ]
         cli = cli_main(args, run=False)
         sets = cli.datamodule.val_dataloader
         cli.datamodule.val_dataloader = lambda: sets()[0]  # the first held-out set: one generation batch
@@ -78,9 +109,15 @@ def main(argv: list[str] | None = None) -> dict:
             cli.trainer.fit(cli.model, datamodule=cli.datamodule)
         else:
             cli.trainer.validate(cli.model, datamodule=cli.datamodule)
-    result = {"precision": options.precision, "eval_batch_size": options.eval_batch_size, "num_beams": options.num_beams,
-              "steps": options.steps, "cpu": cpu_description(), "extra": options.extra,
-              "validations": peak.rows}  # fmt: skip
+    result = {
+        "precision": options.precision,
+        "eval_batch_size": options.eval_batch_size,
+        "num_beams": options.num_beams,
+        "steps": options.steps,
+        "cpu": cpu_description(),
+        "extra": options.extra,
+        "validations": peak.rows,
+    }
     print(json.dumps(result))
     if options.out:
         Path(options.out).parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""`python -m lit data inspect --config FILE [--data.init_args.X ...]`: what training will see, before it runs.
+"""`python -m lit data inspect --config FILE [--data.init_args.X ...]`: what training will see, before
+it runs.
 
 Prints the first examples of a split as the model gets them (the chat template's rendering, special
 tokens included) with the trained tokens marked: in colour with `rich` on a terminal, else between
@@ -41,8 +42,10 @@ def plain(parts: list[tuple[bool, str]]) -> str:
 def header(item: dict, split: str, index: int, total: int, max_length: int) -> str:
     trained = sum(label != IGNORE_INDEX for label in item["labels"])
     cut = f", cut by max_length {max_length} from {item['length']}" if item["truncated"] else ""
-    return (f"{split} example {index + 1} of {total} ({item['where']}): {len(item['input_ids'])} tokens, "
-            f"{trained} trained{cut}")  # fmt: skip
+    return (
+        f"{split} example {index + 1} of {total} ({item['where']}): {len(item['input_ids'])} tokens, "
+        f"{trained} trained{cut}"
+    )
 
 
 def length_stats(items: list[dict], max_length: int) -> dict:
@@ -61,9 +64,11 @@ def length_stats(items: list[dict], max_length: int) -> dict:
 
 
 def stats_line(split: str, s: dict, max_length: int) -> str:
-    return (f"  {split}: {s['examples']} examples, tokens min {s['min']}, median {s['median']:g}, "
-            f"mean {s['mean']:.1f}, p95 {s['p95']}, max {s['max']}; {s['trained_mean']:.1f} trained on "
-            f"average; {s['cut']} cut by max_length {max_length}")  # fmt: skip
+    return (
+        f"  {split}: {s['examples']} examples, tokens min {s['min']}, median {s['median']:g}, "
+        f"mean {s['mean']:.1f}, p95 {s['p95']}, max {s['max']}; {s['trained_mean']:.1f} trained on "
+        f"average; {s['cut']} cut by max_length {max_length}"
+    )
 
 
 def _use_rich(force_plain: bool) -> bool:
@@ -77,7 +82,7 @@ def _use_rich(force_plain: bool) -> bool:
 
 
 def quietly(function, *args, **kwargs):
-    """Call `function` without Lightning's start-up lines (seed, devices, tips): they are not about the data."""
+    """Call `function` without Lightning's start-up lines (seed, devices, tips): not about the data."""
     loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
     levels = [logger.level for logger in loggers]
     with warnings.catch_warnings():
@@ -94,12 +99,19 @@ def quietly(function, *args, **kwargs):
 def inspect_main(args: list[str]) -> dict:
     """Run `lit data inspect`; returns what it printed as figures (for tests)."""
     parser = argparse.ArgumentParser(
-        prog="python -m lit data inspect", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Other arguments (--config, --data.init_args.X, --model.init_args.model ...) are the fit command's.",
-    )  # fmt: skip
+        prog="python -m lit data inspect",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "Other arguments (--config, --data.init_args.X, --model.init_args.model ...) are the fit "
+            "command's."
+        ),
+    )
     parser.add_argument("-n", "--num-examples", type=int, default=3, help="examples shown (default 3)")
     parser.add_argument("--split", default="train", help="the split shown: train, val, ... (default train)")
-    parser.add_argument("--plain", action="store_true", help=f"mark trained text with {OPEN} {CLOSE}, no colours")
+    parser.add_argument(
+        "--plain", action="store_true", help=f"mark trained text with {OPEN} {CLOSE}, no colours"
+    )
     parser.add_argument("--tokens", action="store_true", help="show token boundaries (| after each token)")
     options, rest = parser.parse_known_args(args)
     if not rest:
@@ -113,13 +125,17 @@ def inspect_main(args: list[str]) -> dict:
     cli = quietly(cli_main, [*rest, "--trainer.logger", "false"], run=False)  # no weights: they load in fit
     data = cli.datamodule
     if not isinstance(data, PromptCompletionDataModule):
-        raise UserInputError(f"lit data inspect shows prompt/completion and chat data; {type(data).__name__} is neither")
-    fit_splits = ["train", *data.eval_sets["validate"]]
+        raise UserInputError(
+            f"lit data inspect shows prompt/completion and chat data; {type(data).__name__} is neither"
+        )
+    fit_splits = ["train", *data.task.eval_sets["validate"]]
     items = data.prepare_split(options.split)
     tokenizer, max_length = data.tokenizer, data.max_length
     template = "its chat template" if data.uses_chat_template else "no chat template"
-    print(f"lit data inspect: {type(data).__name__}, tokenizer {data.tokenizer_source} ({template}), "
-          f"max_length {max_length}")  # fmt: skip
+    print(
+        f"lit data inspect: {type(data).__name__}, tokenizer {data.tokenizer_source} ({template}), "
+        f"max_length {max_length}"
+    )
     colour = _use_rich(options.plain)
     if colour:
         from rich.console import Console

@@ -44,7 +44,9 @@ data:
 
 
 @pytest.mark.parametrize("shipped", [True, False], ids=["configs/embedded/sums.yaml", "a test config"])
-def test_sums_splits_of_a_config_that_holds_out_targets_are_disjoint_in_the_sums_they_ask_for(tmp_path, shipped):
+def test_sums_splits_of_a_config_that_holds_out_targets_are_disjoint_in_the_sums_they_ask_for(
+    tmp_path, shipped
+):
     config = tmp_path / "sums.yaml"
     config.write_text(HELD_OUT_CONFIG, encoding="utf-8")
     if shipped:  # the main job as committed
@@ -52,8 +54,20 @@ def test_sums_splits_of_a_config_that_holds_out_targets_are_disjoint_in_the_sums
     asked, prompts = {}, {}
     for split in ("train", "val", "val_seen", "test"):
         out = tmp_path / f"{split}.jsonl"
-        cli_main(["data", "sums", "--split", split, "--config", str(config), "--format", "prompt-completion",
-                  "--out", str(out)])  # fmt: skip
+        cli_main(
+            [
+                "data",
+                "sums",
+                "--split",
+                split,
+                "--config",
+                str(config),
+                "--format",
+                "prompt-completion",
+                "--out",
+                str(out),
+            ]
+        )
         examples = read_examples(str(out))
         asked[split] = {target_of(e["prompt"]) for e in examples}  # composed: the sum of the prompt's numbers
         prompts[split] = [e["prompt"] for e in examples]
@@ -62,8 +76,12 @@ def test_sums_splits_of_a_config_that_holds_out_targets_are_disjoint_in_the_sums
     assert train and not train & (asked["val"] | asked["test"]) and not asked["val"] & asked["test"]
     assert asked["val_seen"] == train and asked["val"] | asked["test"] == {15, 21, 27, 33, 39, 45}
     named_in_training = {int(n) for p in prompts["train"] for n in p.split() if n.isdigit()}
-    assert not named_in_training & (asked["val"] | asked["test"])  # not as a sum, nor inside a composed prompt
-    assert 0.2 < sum(" más " in p for p in prompts["train"]) / len(prompts["train"]) < 0.4  # composed in training
+    assert not named_in_training & (
+        asked["val"] | asked["test"]
+    )  # not as a sum, nor inside a composed prompt
+    assert (
+        0.2 < sum(" más " in p for p in prompts["train"]) / len(prompts["train"]) < 0.4
+    )  # composed in training
     for split in ("val", "test"):  # the targets' own prompts, then distinct composed ones
         assert len(set(prompts[split])) == len(prompts[split]) == {"val": 100, "test": 200}[split]
         assert sum(" más " not in p for p in prompts[split]) == 3
@@ -73,4 +91,15 @@ def test_a_split_the_config_does_not_have_is_a_clear_error(tmp_path):
     config = tmp_path / "no_held_out.yaml"
     config.write_text(HELD_OUT_CONFIG.replace("held_out_every: 6", "held_out_every: 0"), encoding="utf-8")
     with pytest.raises(SystemExit, match="has no 'val_seen' set"):
-        cli_main(["data", "sums", "--split", "val_seen", "--config", str(config), "--out", str(tmp_path / "x.jsonl")])
+        cli_main(
+            [
+                "data",
+                "sums",
+                "--split",
+                "val_seen",
+                "--config",
+                str(config),
+                "--out",
+                str(tmp_path / "x.jsonl"),
+            ]
+        )

@@ -1,5 +1,5 @@
-"""`python -m lit data TASK ...`: write a task's generated dataset to JSONL; `python -m lit data
-inspect --config FILE`: show what training on a config's data will see (`lit.data_inspect`)."""
+"""`python -m lit data sums|java-instruct ...`: write a task's generated dataset to JSONL, or one set
+exactly as a config draws it."""
 
 from __future__ import annotations
 
@@ -19,21 +19,18 @@ def config_split(config: str, split: str) -> list[dict]:
 
     data = (yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}).get("data") or {}
     module = SumsDataModule(**(data.get("init_args") or {}))
-    if split != "train" and split not in module.eval_sets["validate"] + module.eval_sets["test"]:
-        sets = ", ".join(module.eval_sets["validate"] + module.eval_sets["test"])
+    if split != "train" and split not in module.task.eval_sets["validate"] + module.task.eval_sets["test"]:
+        sets = ", ".join(module.task.eval_sets["validate"] + module.task.eval_sets["test"])
         raise SystemExit(f"lit data: {config} has no {split!r} set (its sets: {sets})")
     return module.generate_examples(split)
 
 
-def data_main(args: list[str]) -> None:
-    if args and args[0] == "inspect":  # its other arguments are the fit command's: parsed by LightningCLI
-        from lit.data_inspect import inspect_main
-
-        inspect_main(args[1:])
-        return
+def write_main(args: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m lit data", description=__doc__)
     tasks = parser.add_subparsers(dest="task", required=True)
-    tasks.add_parser("inspect", help="show a config's examples as rendered, trained tokens marked (--config FILE)")
+    tasks.add_parser(
+        "inspect", help="show a config's examples as rendered, trained tokens marked (--config FILE)"
+    )
     sums = tasks.add_parser("sums", help="the Spanish sums task")
     sums.add_argument("--num-examples", type=int, default=600)
     sums.add_argument("--seed", type=int, default=0)
@@ -41,15 +38,19 @@ def data_main(args: list[str]) -> None:
     sums.add_argument("--max-target", type=int, default=50)
     sums.add_argument("--addends", choices=["random", "descending", "greedy"], default="random")
     sums.add_argument(
-        "--format", choices=["mistral", "prompt-completion", "seed"], default="mistral",
+        "--format",
+        choices=["mistral", "prompt-completion", "seed"],
+        default="mistral",
         help='"mistral": the reference experiment\'s {"text": "<s>[INST] ... [/INST] ... </s>"} '
         '("seed": its old name); "prompt-completion": {"prompt", "completion"}',
-    )  # fmt: skip
+    )
     sums.add_argument(
-        "--split", choices=SPLITS, default=None,
+        "--split",
+        choices=SPLITS,
+        default=None,
         help="write this split as --config draws it (sizes, seed, held-out targets from the config); "
         "the other generator options are then ignored",
-    )  # fmt: skip
+    )
     sums.add_argument("--config", default="configs/embedded/sums.yaml", help="the config --split follows")
     sums.add_argument("--out", required=True, help="output JSONL path")
     java = tasks.add_parser("java-instruct", help="Java instruction -> method pairs, {prompt, completion}")
