@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from modules.confidence import wilson_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "bench" / "records"
@@ -37,18 +38,9 @@ FIGURE = re.compile(
 )
 
 
-def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The 95% Wilson score interval of a proportion `successes / n` (n distinct items)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, (centre - half) / (1 + z * z / n)), min(1.0, (centre + half) / (1 + z * z / n))
-
-
 def with_interval(p: float, n: int) -> str:
     """`0.91 (0.84-0.95)`: a proportion over n distinct items and its 95% interval."""
-    low, high = wilson(round(p * n), n)
+    low, high = wilson_interval(round(p * n), n)
     return f"{p:.2f} ({low:.2f}-{high:.2f})"
 
 

@@ -13,11 +13,24 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from modules.confidence import wilson_interval
 from modules.errors import UserInputError
 
 METRIC_FILES = ("metrics.jsonl", "metrics.csv")
 HIGHER_IS_BETTER = ("accuracy", "exact", "compile_rate", "parse_rate")
-NOT_TASK_METRICS = ("loss", "ppl", "lr", "tokens_per_s", "peak_memory_gib", "epoch")
+NOT_TASK_METRICS = ("loss", "ppl", "lr", "tokens_per_s", "peak_memory_gib", "epoch", "distinct")
+# Metrics that are the share of generations with a yes/no outcome: quoted with a 95% interval over the
+# set's distinct items (`<set>/distinct`, logged by `modules.evaluation`).
+PROPORTIONS = (
+    "exact",
+    "accuracy",
+    "compile_rate",
+    "prints_right",
+    "parse_rate",
+    "hit_limit",
+    "exact_match",
+    "normalized_exact_match",
+)
 
 
 def find_metrics(run_dir: Path) -> Path:
@@ -84,6 +97,18 @@ def plot(curves: dict[str, list[tuple[int, float]]], names: list[str], title: st
     return out
 
 
+def last_interval(name: str, curves: dict[str, list[tuple[int, float]]]) -> str:
+    """`0.84-0.95 (100)` for a proportion whose set logged its distinct items at the same step, else ""."""
+    split, metric = name.rsplit("/", 1) if "/" in name else ("", name)
+    distinct = dict(curves.get(f"{split}/distinct", []))
+    step, value = curves[name][-1]
+    if metric not in PROPORTIONS or step not in distinct:
+        return ""
+    n = int(distinct[step])
+    low, high = wilson_interval(round(value * n), n)
+    return f"{low:.2f}-{high:.2f} ({n})"
+
+
 def write_report(run_dir: Path, out_dir: Path | None = None) -> Path:
     """Plots (`loss.png`, one `<metric>.png` per task metric, `training.png`) and `report.md`."""
     metrics_file = find_metrics(run_dir)
@@ -115,13 +140,16 @@ def write_report(run_dir: Path, out_dir: Path | None = None) -> Path:
     evaluated = sorted(n for n in curves if not n.startswith("train/") and n.rsplit("/", 1)[-1] != "epoch")
     if evaluated:
         epochs = dict(curves.get("epoch", []))
-        lines += ["| metric | best | at step | epoch | last |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            "| metric | best | at step | epoch | last | last: 95% interval (distinct items) |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for name in evaluated:
             step, value = best(name, curves[name])
             epoch = epochs.get(step)
             lines.append(
                 f"| {name} | {value:.4g} | {step} | {'' if epoch is None else int(epoch)} | "
-                f"{curves[name][-1][1]:.4g} |"
+                f"{curves[name][-1][1]:.4g} | {last_interval(name, curves)} |"
             )
         lines.append("")
     times = [row["time"] for row in rows if "time" in row]

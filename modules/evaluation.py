@@ -8,7 +8,7 @@ module: the task comes in through `configure`, each batch's loss and generations
 from __future__ import annotations
 
 import torch
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, SumMetric
 
 from modules.generation_log import keep_samples
 from modules.loss import IGNORE_INDEX
@@ -29,6 +29,8 @@ class Evaluation(torch.nn.Module):
         self.losses = torch.nn.ModuleDict()  # per-token mean loss of each set
         self.hit_limit = torch.nn.ModuleDict()  # share of generations with no EOS: a loop shows here
         self.metrics = torch.nn.ModuleDict()  # the task's metric, one per set that generates
+        self.distinct = torch.nn.ModuleDict()  # distinct prompts scored, summed over processes
+        self.prompts: dict[str, set[str]] = {}  # per set: the distinct prompts this process scored
         self.samples: dict[str, list[dict]] = {}  # per set: the kept generations
 
     @property
@@ -43,6 +45,7 @@ class Evaluation(torch.nn.Module):
             if name not in self.losses:
                 self.losses[name] = MeanMetric()
                 self.hit_limit[name] = MeanMetric()
+                self.distinct[name] = SumMetric()
             if name not in self.metrics:
                 metric = task.build_metric()
                 if metric is not None:
@@ -56,10 +59,11 @@ class Evaluation(torch.nn.Module):
         # At the start of a loop, not the end: states then belong to this loop's grad mode. A `validate`
         # (inference mode) before `fit` (no_grad) would otherwise leave inference tensors behind.
         for name in names:
-            for group in (self.losses, self.hit_limit, self.metrics):
+            for group in (self.losses, self.hit_limit, self.metrics, self.distinct):
                 if name in group:
                     group[name].reset()
             self.samples.pop(name, None)
+            self.prompts.pop(name, None)
 
     def update(
         self,
@@ -77,6 +81,7 @@ class Evaluation(torch.nn.Module):
         if new is not None:
             self.hit_limit[name].update((new != eos).all(1).float())
             self.metrics[name].update(completions, batch["references"])
+            self.prompts.setdefault(name, set()).update(batch["prompts"])
             keep_samples(
                 self.samples.setdefault(name, []),
                 self.log_generations,
@@ -97,6 +102,10 @@ class Evaluation(torch.nn.Module):
                 scores = self.metrics[name].compute()
                 if self.hit_limit[name].update_count:
                     scores["hit_limit"] = self.hit_limit[name].compute()
+                # How many distinct items the figures stand on (a held-out figure is quoted with it). Shards
+                # are disjoint, so the per-process counts add up (a prompt repeated across shards twice).
+                self.distinct[name].update(len(self.prompts.get(name, ())))
+                scores["distinct"] = self.distinct[name].compute()
                 values.update({f"{name}/{key}": value for key, value in scores.items()})
         return values
 

@@ -15,6 +15,11 @@ def test_report_writes_png_plots_and_a_summary(tiny_fit_args, tmp_path, monkeypa
     [report] = tmp_path.rglob("report.md")
     text = report.read_text()
     assert "val/mae" in text and "```yaml" in text
+    # A proportion is quoted with its 95% interval over the set's distinct items, logged by the evaluation.
+    [exact] = [line for line in text.splitlines() if line.startswith("| val/exact |")]
+    [distinct] = [line for line in text.splitlines() if line.startswith("| val/distinct |")]
+    n = int(float(distinct.split("|")[5]))
+    assert n > 0 and exact.rstrip(" |").endswith(f"({n})")
     pngs = sorted(p.name for p in report.parent.glob("*.png"))
     assert {"loss.png", "mae.png"} <= set(pngs)
     for name in pngs:

@@ -83,5 +83,5 @@ def test_an_unknown_table_or_a_missing_record_is_named(docs_copy: Path, monkeypa
 def test_the_interval_is_wilson_s_over_the_distinct_items():
     assert tables.with_interval(0.91, 100) == "0.91 (0.84-0.95)"
     assert tables.with_interval(0.0, 40) == "0.00 (0.00-0.09)"  # none right of 40: still not zero
-    low, high = tables.wilson(6, 6)
+    low, high = tables.wilson_interval(6, 6)
     assert round(low, 2) == 0.61 and high == pytest.approx(1.0)  # 6 of 6 is not certainty
