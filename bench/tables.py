@@ -238,9 +238,9 @@ def chat_table() -> str:
         )
     lines += [
         "",
-        f"`val`: {r['distinct_items']['val']} conversations, each scored on an unseen question; `val_seen`: "
-        f"{r['distinct_items']['val_seen']}. {r['precision']}, {cpu_class(r)}; fit {r['minutes']['fit']} "
-        "min.",
+        f"`val`: {r['distinct_items']['val']} conversations, each scored on a distinct unseen question; "
+        f"`val_seen`: conversations on training targets, {r['distinct_items']['val_seen']} distinct questions "
+        f"(the interval counts distinct items). {r['precision']}, {cpu_class(r)}; fit {r['minutes']['fit']} min.",
         "",
         source(CHAT),
     ]
