@@ -25,8 +25,10 @@ def commit() -> str | None:
     ).stdout.strip()
     if not head:
         return None
+    # The records are what measurements write, not code: one written earlier in a chain does not count.
+    paths = [*CODE, ":(exclude)bench/records"]
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", *CODE], capture_output=True, text=True, cwd=ROOT
+        ["git", "status", "--porcelain", "--", *paths], capture_output=True, text=True, cwd=ROOT
     ).stdout
     return head + ("+changes" if dirty.strip() else "")
 

@@ -336,7 +336,8 @@ def markdown(results: dict) -> str:
         "optimizer steps, "
         f"{results['repeats']} interleaved repeats; median (min-max) over repeats; ratios are per repeat "
         "against the "
-        "fairest baseline, the Trainer with length-grouped batches, run in the same repeat; every system "
+        "fairest baseline, the Trainer given lit's batches in lit's order (the column 'lit's batches' says "
+        "whether a run's timed window held exactly lit's), run in the same repeat; every system "
         "clips "
         f"gradients at max norm {results.get('clip', 1.0)} (the Trainer's default) at the same precision. "
         "CPU s per s: the run's CPU time per wall second over the timed steps "
@@ -437,15 +438,22 @@ def markdown(results: dict) -> str:
 
 
 def _difference_lines(differences: list[dict]) -> list[str]:
-    """Each prompt whose text differs between kinds of one search, with every kind's text."""
+    """Each prompt whose text differs between kinds of one search: which kinds agree, and from which
+    character the texts part (the texts themselves are in the record, `generation.differences`)."""
     if not differences:
         return []
     lines = ["", "Prompts whose text differs between kinds of the same search:", ""]
     for d in differences:
-        texts = "; ".join(
-            f"{kind}: `{text!r}`" for kind, text in d.items() if kind not in ("prompt_index", "prompt")
+        groups: dict[str, list[str]] = {}
+        for kind, text in d.items():
+            if kind not in ("prompt_index", "prompt"):
+                groups.setdefault(text, []).append(kind)
+        texts = list(groups)
+        part = next((i for i, chars in enumerate(zip(*texts)) if len(set(chars)) > 1), min(map(len, texts)))
+        agree = "; ".join(" = ".join(f"`{k}`" for k in kinds) for kinds in groups.values())
+        lines.append(
+            f"- prompt {d['prompt_index']} (`{d['prompt']!r}`): {agree}; the texts part at character {part}"
         )
-        lines.append(f"- prompt {d['prompt_index']} (`{d['prompt']!r}`): {texts}")
     return lines
 
 

@@ -476,3 +476,23 @@ def test_the_timed_windows_of_lit_and_the_trainer_hold_the_same_batches(tmp_path
     assert lit["window_digest"] == trainer["window_digest"] and lit["tokens"] == trainer["tokens"] > 0
     assert lit["padded_positions"] == trainer["padded_positions"]
     assert grouped["window_digest"] != lit["window_digest"]  # the check sees other batches
+
+
+def test_the_table_says_which_kinds_agree_on_each_prompt_that_differs():
+    from bench.vs_hf import _difference_lines
+
+    differences = [
+        {
+            "prompt_index": 3,
+            "prompt": "p",
+            "batched": "ab",
+            "batched_transformers": "ab",
+            "one_at_a_time": "ax",
+        }
+    ]
+    [line] = [line for line in _difference_lines(differences) if line.startswith("- ")]
+    assert (
+        line
+        == "- prompt 3 (`'p'`): `batched` = `batched_transformers`; `one_at_a_time`; the texts part at character 1"
+    )
+    assert _difference_lines([]) == []

@@ -29,8 +29,21 @@ def test_the_guide_s_task_trains_and_scores_held_out_words(tmp_path, monkeypatch
     quiet = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
     cli_main(["data", "inspect", "--config", str(config), *tiny])
     assert "reverse: " in capsys.readouterr().out  # the examples as rendered
-    cli = cli_main(["fit", "--config", str(config), *tiny, *quiet, "--trainer.max_steps", "4",
-                    "--trainer.val_check_interval", "2", "--data.init_args.num_examples", "32"])  # fmt: skip
+    cli = cli_main(
+        [
+            "fit",
+            "--config",
+            str(config),
+            *tiny,
+            *quiet,
+            "--trainer.max_steps",
+            "4",
+            "--trainer.val_check_interval",
+            "2",
+            "--data.init_args.num_examples",
+            "32",
+        ]
+    )
     metrics = cli.trainer.callback_metrics
     assert {"val/exact", "val/loss", "val/hit_limit"} <= set(metrics) and 0.0 <= float(
         metrics["val/exact"]
