@@ -491,8 +491,6 @@ def test_the_table_says_which_kinds_agree_on_each_prompt_that_differs():
         }
     ]
     [line] = [line for line in _difference_lines(differences) if line.startswith("- ")]
-    assert (
-        line
-        == "- prompt 3 (`'p'`): `batched` = `batched_transformers`; `one_at_a_time`; the texts part at character 1"
-    )
+    agree = "`batched` = `batched_transformers`; `one_at_a_time`"
+    assert line == f"- prompt 3 (`'p'`): {agree}; the texts part at character 1"
     assert _difference_lines([]) == []
