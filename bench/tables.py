@@ -215,8 +215,8 @@ def java_table() -> str:
     lines += [
         "",
         f"{r['precision']}, {cpu_class(r)}, seed {r['seed']}; `val*` at step {final['step']} (the end of "
-        "fit), "
-        f"`test` once, from the last checkpoint. Fit {r['minutes']['fit']} min, peak memory "
+        f"fit), `test` once, from the last checkpoint. `lit fit` {r['minutes']['fit']} min (the untrained "
+        f"model's validation included), `lit test` {r['minutes'].get('test', '?')} min; peak memory "
         f"{r['peak_memory_gib']} GiB.",
         "",
         source(JAVA),
