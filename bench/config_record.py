@@ -67,9 +67,9 @@ def run(config: str, test: bool, extra: list[str]) -> dict:
         "cpu": cpu_description(),
         "precision": str(cli.trainer.precision),
         "seed": cli.config["fit"].get("seed_everything"),
-        # A held-out figure counts distinct prompts (a set may repeat one).
+        # A held-out figure counts distinct prompts as the model reads them (a set may repeat one).
         "distinct_items": {
-            name: len({item["prompt"] for item in cli.datamodule.prepare_split(name)})
+            name: len({tuple(item["prompt_ids"]) for item in cli.datamodule.prepare_split(name)})
             for name in sets["validate"] + (sets["test"] if test else [])
         },
         "minutes": minutes,

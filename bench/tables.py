@@ -239,8 +239,8 @@ def chat_table() -> str:
     lines += [
         "",
         f"`val`: {r['distinct_items']['val']} conversations, each scored on a distinct unseen question; "
-        f"`val_seen`: conversations on training targets, {r['distinct_items']['val_seen']} distinct "
-        f"questions. {r['precision']}, {cpu_class(r)}; fit {r['minutes']['fit']} min.",
+        f"`val_seen`: {r['distinct_items']['val_seen']} distinct conversations on training targets. "
+        f"{r['precision']}, {cpu_class(r)}; fit {r['minutes']['fit']} min.",
         "",
         source(CHAT),
     ]

@@ -20,7 +20,7 @@ from modules.cpu_4bit import (
     restore_trainable_layout,
 )
 from modules.eval_memory import EvalPlanner
-from modules.evaluation import Evaluation
+from modules.evaluation import Evaluation, distinct_rows, prompt_keys
 from modules.generation import beam_generate, generate_in_chunks, greedy_generate
 from modules.generation_log import log_generations
 from modules.hardware import precision_dtype, resolve_dtype
@@ -265,7 +265,15 @@ class CausalLM(L.LightningModule):
 
     def _evaluate(self, batch, name: str) -> None:
         if self.evaluation.generates(name) and "prompt_ids" in batch:
-            new = self.generate_ids(batch["prompt_ids"], batch["prompt_mask"])
+            # A prompt repeated in the batch is generated once (greedy and beam search are deterministic);
+            # every repeat is still scored, so the metric weighs the items as before.
+            rows, back = distinct_rows(prompt_keys(batch))
+            ids, mask = batch["prompt_ids"], batch["prompt_mask"]
+            if len(rows) < len(back):
+                ids, mask = ids[rows], mask[rows]
+            new = self.generate_ids(ids, mask)
+            if len(rows) < len(back):
+                new = new[back]
             completions = self.tokenizer.batch_decode(new, skip_special_tokens=True)
             self.evaluation.update(
                 name, batch, self._eval_loss(batch), new, completions, self.tokenizer.eos_token_id

@@ -15,6 +15,24 @@ from modules.loss import IGNORE_INDEX
 from modules.task import Task
 
 
+def prompt_keys(batch: dict) -> list[tuple[int, ...]]:
+    """Each row's prompt as the model reads it: its tokens, padding left out (a conversation's prompt is its
+    whole context, not only the last question it shows as `prompts`)."""
+    ids, mask = batch["prompt_ids"].cpu(), batch["prompt_mask"].cpu().bool()
+    return [tuple(row[keep].tolist()) for row, keep in zip(ids, mask)]
+
+
+def distinct_rows(prompts: list) -> tuple[list[int], list[int]]:
+    """The first row of each distinct prompt, and for every row the position of its prompt among those:
+    a batch generates each distinct prompt once and every row gets its prompt's generation back."""
+    first: dict = {}
+    for row, prompt in enumerate(prompts):
+        first.setdefault(prompt, row)
+    rows = list(first.values())
+    position = {prompt: i for i, prompt in enumerate(first)}
+    return rows, [position[prompt] for prompt in prompts]
+
+
 class Evaluation(torch.nn.Module):
     """The metrics of every evaluation set of a task (a module: they move with the model's device).
 
@@ -30,7 +48,7 @@ class Evaluation(torch.nn.Module):
         self.hit_limit = torch.nn.ModuleDict()  # share of generations with no EOS: a loop shows here
         self.metrics = torch.nn.ModuleDict()  # the task's metric, one per set that generates
         self.distinct = torch.nn.ModuleDict()  # distinct prompts scored, summed over processes
-        self.prompts: dict[str, set[str]] = {}  # per set: the distinct prompts this process scored
+        self.prompts: dict[str, set[tuple]] = {}  # per set: the distinct prompts (tokens) this process scored
         self.samples: dict[str, list[dict]] = {}  # per set: the kept generations
 
     @property
@@ -81,7 +99,7 @@ class Evaluation(torch.nn.Module):
         if new is not None:
             self.hit_limit[name].update((new != eos).all(1).float())
             self.metrics[name].update(completions, batch["references"])
-            self.prompts.setdefault(name, set()).update(batch["prompts"])
+            self.prompts.setdefault(name, set()).update(prompt_keys(batch))
             keep_samples(
                 self.samples.setdefault(name, []),
                 self.log_generations,

@@ -204,3 +204,51 @@ def test_training_steps_read_no_tensor_values_between_logging_steps(tiny_fit_arg
     )
     assert cli.trainer.global_step > counter.every  # steps on both sides of a logging step
     assert counter.reads == 0
+
+
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_an_evaluation_generates_each_distinct_prompt_once_and_scores_every_item(
+    tiny_fit_args, monkeypatch, precision
+):
+    """A `val` of 16 draws over 4 targets (the reference experiment's sets repeat prompts): each distinct
+    prompt of a batch is generated once, every draw is still scored, and in fp32 every metric is what
+    generating each row gives."""
+    import modules.causal_lm as causal_lm
+
+    generated_rows = []
+    real = causal_lm.greedy_generate
+
+    def spy(model, ids, *args):
+        generated_rows.append(len(ids))
+        return real(model, ids, *args)
+
+    monkeypatch.setattr(causal_lm, "greedy_generate", spy)
+    args = [
+        "validate",
+        *tiny_fit_args[1:],
+        "--trainer.precision",
+        precision,
+        "--data.init_args.held_out_every",
+        "0",
+        "--data.init_args.min_target",
+        "10",
+        "--data.init_args.max_target",
+        "13",
+    ]
+
+    def validate() -> dict:
+        metrics = cli_main(args).trainer.callback_metrics
+        return {k: float(v) for k, v in metrics.items() if k.startswith("val/")}
+
+    deduplicated = validate()
+    rows, generated_rows[:] = list(generated_rows), []
+    monkeypatch.setattr(causal_lm, "distinct_rows", lambda prompts: (list(range(len(prompts))),) * 2)
+    every_row = validate()
+    assert sum(generated_rows) == 16 and sum(rows) <= 2 * 4 < 16  # 2 batches of 8, at most 4 prompts each
+    assert deduplicated["val/distinct"] == every_row["val/distinct"] == 4
+    assert deduplicated["val/loss"] == every_row["val/loss"]  # the loss never went through generation
+    # Other rows in the batch: the same computation per row in fp32 (tests/test_generation.py).
+    if precision == "32-true":
+        assert deduplicated == every_row
+    else:  # bf16 rounding may follow the rows of the batch: only the same metrics logged
+        assert deduplicated.keys() == every_row.keys()
