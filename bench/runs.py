@@ -38,14 +38,23 @@ def data_digest(items: list[dict]) -> str:
     return digest.hexdigest()[:16]
 
 
-def window_digest(batches: list[tuple[torch.Tensor, torch.Tensor]]) -> str:
-    """Fingerprint of the batches a timed window trained on, in order: each row's real tokens (padding
-    and its side left out), so lit's and a baseline's windows compare equal exactly when they held the
-    same examples in the same batches."""
+def examples_of(batch: dict) -> list[list[int]]:
+    """A batch's examples as token lists: each row's real tokens (padding and its side left out), or for a
+    padding-free row (no mask; positions restarting at each example, TRL's) each example in it."""
+    ids = batch["input_ids"].cpu()
+    if "attention_mask" in batch:
+        return [row[mask.bool()].tolist() for row, mask in zip(ids, batch["attention_mask"].cpu())]
+    starts = (batch["position_ids"].cpu()[0] == 0).nonzero().flatten().tolist() + [ids.shape[1]]
+    return [ids[0, a:b].tolist() for a, b in zip(starts, starts[1:])]
+
+
+def window_digest(batches: list[dict]) -> str:
+    """Fingerprint of the batches a timed window trained on, in order, as examples (`examples_of`), so
+    lit's and a baseline's windows compare equal exactly when they held the same examples in the same
+    batches, padded or not."""
     digest = hashlib.sha256()
-    for input_ids, attention_mask in batches:
-        rows = [ids[mask.bool()].tolist() for ids, mask in zip(input_ids.cpu(), attention_mask.cpu())]
-        digest.update(json.dumps(rows).encode())
+    for batch in batches:
+        digest.update(json.dumps(examples_of(batch)).encode())
     return digest.hexdigest()[:16]
 
 
@@ -111,7 +120,7 @@ class LitStepTimer(Callback):
         if window.start is not None and window.seconds is None:  # a step inside the window
             window.tokens += batch["attention_mask"].sum()  # stays a device tensor until the end
             window.positions += batch["attention_mask"].numel()
-            self.batches.append((batch["input_ids"], batch["attention_mask"]))
+            self.batches.append({"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]})
         if window.step_end(trainer.global_step, pl_module.device) and "loss" not in self.extra:
             window.tokens = int(window.tokens)
             self.extra["loss"] = float(outputs["loss"])
@@ -180,13 +189,17 @@ class CountingCollator:
         self.collate = collate
         self.tokens: list[int] = []
         self.positions: list[int] = []
-        self.batches: list[tuple[torch.Tensor, torch.Tensor]] = []  # for `window_digest`
+        self.batches: list[dict] = []  # for `window_digest`
 
     def __call__(self, features):
         batch = self.collate(features)
-        self.tokens.append(int(batch["attention_mask"].sum()))
-        self.positions.append(batch["attention_mask"].numel())
-        self.batches.append((batch["input_ids"], batch["attention_mask"]))
+        # A padding-free batch (TRL's) has no mask: one row of examples end to end, every position real.
+        mask = batch.get("attention_mask", torch.ones_like(batch["input_ids"]))
+        self.tokens.append(int(mask.sum()))
+        self.positions.append(mask.numel())
+        self.batches.append(
+            {k: batch[k] for k in ("input_ids", "attention_mask", "position_ids") if k in batch}
+        )
         return batch
 
 
@@ -297,6 +310,14 @@ def write_baseline_result(
     Path(options.out).write_text(json.dumps(result))
 
 
+# TRL's SFTTrainer settings (trl is a benchmark-only extra, never a dependency): `padded`, its defaults on
+# prompt-masked data; `padding_free`, each batch flattened into one row without padding (the same examples
+# a step as lit: lit's batches in lit's order); `packing`, its fastest documented setting, best-fit-decreasing
+# packing into rows of `max_length` (padding-free too) with one row a step, `max_length` set to lit's mean
+# tokens a batch so a step trains about as many tokens as lit's.
+TRL_MODES = ("padded", "padding_free", "packing")
+
+
 def run_trl(options) -> None:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -310,10 +331,16 @@ def run_trl(options) -> None:
             for i in items
         ]
     )
+    mode = {"max_length": None}
+    if options.trl_mode == "padding_free":
+        mode = {"padding_free": True, "max_length": None}
+    elif options.trl_mode == "packing":
+        batch = training["per_device_train_batch_size"]
+        tokens_a_batch = sum(len(i["input_ids"]) for i in items) * batch // len(items)
+        mode = {"packing": True, "packing_strategy": "bfd", "max_length": tokens_a_batch}
+        training = {**training, "per_device_train_batch_size": 1}
     # SFTConfig defaults gradient checkpointing and bf16 on; off here, as for the others.
-    args = SFTConfig(
-        **training, gradient_checkpointing=False, packing=False, max_length=None, completion_only_loss=True
-    )
+    args = SFTConfig(**training, gradient_checkpointing=False, completion_only_loss=True, **mode)
     device = torch.device("cuda" if options.device == "cuda" else "cpu")
     window = Window(options.warmup, options.steps)
     trainer = SFTTrainer(
@@ -551,6 +578,7 @@ def main() -> None:
     parser.add_argument(
         "--clip", type=float, default=1.0, help="gradient clipping max norm, lit and baselines"
     )
+    parser.add_argument("--trl_mode", default="padded", choices=TRL_MODES, help="trl: how it batches")
     parser.add_argument(
         "--sampling",
         default="lit",

@@ -59,12 +59,16 @@ SYSTEMS = {
     "hf": "transformers.Trainer + peft, lit's length-grouped batches in lit's order (the same work)",
     "hf_grouped": "transformers.Trainer + peft, its own length grouping (`group_by_length`, other batches)",
     "hf_random": "transformers.Trainer + peft, random batches (its default, other batches)",
-    "trl": "TRL SFTTrainer + peft, lit's batches in lit's order",
+    "trl": "TRL SFTTrainer + peft, its defaults (padded batches), lit's batches in lit's order",
+    "trl_padding_free": "TRL SFTTrainer + peft, padding-free (`padding_free=True`), lit's batches in order",
+    "trl_packing": "TRL SFTTrainer + peft, BFD packing (`packing=True`), rows of lit's mean batch tokens",
 }
-# A system name -> the runs.py system and its flags (the same Trainer with its own samplers).
+# A system name -> the runs.py system and its flags (the same Trainer with its own samplers, TRL's modes).
 VARIANTS = {
     "hf_grouped": ("hf", {"sampling": "group_by_length"}),
     "hf_random": ("hf", {"sampling": "random"}),
+    "trl_padding_free": ("trl", {"trl_mode": "padding_free"}),
+    "trl_packing": ("trl", {"trl_mode": "packing"}),
 }
 
 
@@ -548,7 +552,8 @@ def main() -> None:
     options = parser.parse_args()
     os.chdir(ROOT)
 
-    systems = [s for s in options.systems if s != "trl" or importlib.util.find_spec("trl")]
+    # TRL is a benchmark-only extra (`pip install -e ".[bench]"`): its rows run where it is installed.
+    systems = [s for s in options.systems if not s.startswith("trl") or importlib.util.find_spec("trl")]
     names = systems + (list(ABLATIONS) if options.ablations else [])
     labels = {**SYSTEMS, **{name: name for name in ABLATIONS}}
     workdir = Path(options.workdir)

@@ -494,3 +494,44 @@ def test_the_table_says_which_kinds_agree_on_each_prompt_that_differs():
     agree = "`batched` = `batched_transformers`; `one_at_a_time`"
     assert line == f"- prompt 3 (`'p'`): {agree}; the texts part at character 1"
     assert _difference_lines([]) == []
+
+
+def test_trl_padding_free_trains_on_lit_s_batches_in_its_timed_window(tmp_path):
+    """TRL is a benchmark-only extra (`.[bench]`): where it is installed, its padding-free row trains on
+    exactly lit's examples a step (one flattened row each), by the same window digest."""
+    pytest.importorskip("trl")
+    import subprocess
+    import sys
+
+    def run(system: str, *flags: str) -> dict:
+        out = tmp_path / f"{system}{'-'.join(flags)}.json"
+        command = [
+            sys.executable,
+            "-m",
+            "bench.runs",
+            system,
+            "--config",
+            "configs/tiny/sums.yaml",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+            "--warmup",
+            "1",
+            "--steps",
+            "3",
+            "--threads",
+            "1",
+            *flags,
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(out.read_text())
+
+    lit, trl = run("lit"), run("trl", "--trl_mode", "padding_free")
+    assert (
+        trl["window_digest"] == lit["window_digest"]
+        and trl["tokens"] == lit["tokens"] == trl["padded_positions"]
+    )
+    packed = run("trl", "--trl_mode", "packing")
+    assert packed["real_token_fraction"] == 1.0 and packed["window_digest"] != lit["window_digest"]
