@@ -143,13 +143,19 @@ def headline_table() -> str:
     if (RECORDS / BENCH).is_file():
         bench = record(BENCH)
         lit = bench["summary"]["lit"]
+        trl = [
+            row["tokens_per_s"]["median"] for name, row in bench["summary"].items() if name.startswith("trl")
+        ]
+        versus_trl = (
+            f", {lit['tokens_per_s']['median'] / max(trl):.2f}x TRL's SFTTrainer at its fastest"
+            if trl
+            else ""
+        )
         lines += [
             "",
-            f"Training speed, same batches, same LoRA, {bench['machine']['precision']}, {cpu_class(bench)}: "
-            "lit "
-            f"{lit['tokens_per_s']['median']:.0f} real tokens/s, "
-            f"{lit['vs_hf']['tokens_per_s']['median']:.2f}x "
-            f"the transformers Trainer ([benchmarks](docs/benchmarks.md)).",
+            f"Training speed, same data, same LoRA, {bench['machine']['precision']}, {cpu_class(bench)}: lit "
+            f"{lit['tokens_per_s']['median']:.0f} real tokens/s, {lit['vs_hf']['tokens_per_s']['median']:.2f}x "
+            f"the transformers Trainer on the same batches{versus_trl} ([benchmarks](docs/benchmarks.md)).",
         ]
     return "\n".join(lines)
 
