@@ -154,7 +154,8 @@ def headline_table() -> str:
         lines += [
             "",
             f"Training speed, same data, same LoRA, {bench['machine']['precision']}, {cpu_class(bench)}: lit "
-            f"{lit['tokens_per_s']['median']:.0f} real tokens/s, {lit['vs_hf']['tokens_per_s']['median']:.2f}x "
+            f"{lit['tokens_per_s']['median']:.0f} real tokens/s, "
+            f"{lit['vs_hf']['tokens_per_s']['median']:.2f}x "
             f"the transformers Trainer on the same batches{versus_trl} ([benchmarks](docs/benchmarks.md)).",
         ]
     return "\n".join(lines)
