@@ -128,6 +128,7 @@ class ScoreClock(Callback):
 def main(argv: list[str] | None = None) -> dict:
     import torch
 
+    from bench.common import commit
     from lit.cli import cli_main
     from modules.hardware import cpu_description
 
@@ -164,6 +165,8 @@ def main(argv: list[str] | None = None) -> dict:
         if line.startswith("model name")
     ]
     header = {
+        "command": "python -m bench.time_to_score " + " ".join(argv),
+        "commit": commit(),
         "task": options.task,
         "config": config,
         "machine": f"{names[0] if names else platform.processor()}, {os.cpu_count()} cores",
