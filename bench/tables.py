@@ -276,6 +276,18 @@ def benchmark_table() -> str:
     return markdown(record(BENCH)) + "\n\n" + source(BENCH)
 
 
+TIME_TO_SCORE = ["time_to_score_sums_bf16-mixed.json", "time_to_score_java_bf16-mixed.json"]
+
+
+def time_to_score_table() -> str:
+    from bench.vs_hf import _time_to_score_lines
+
+    records = {record(name)["task"]: record(name) for name in TIME_TO_SCORE}
+    cpu = cpu_class(next(iter(records.values())))
+    lines = _time_to_score_lines(records)[1:]  # without its leading blank line
+    return "\n".join([*lines, "", f"The configs' own precision (`auto`), {cpu}.", "", source(*TIME_TO_SCORE)])
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "reference": reference_table,
     "headline": headline_table,
@@ -283,6 +295,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "java": java_table,
     "chat": chat_table,
     "cpu_4bit_kernel": cpu_4bit_kernel_table,
+    "time_to_score": time_to_score_table,
     "benchmark": benchmark_table,
 }
 
