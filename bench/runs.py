@@ -27,6 +27,7 @@ from lightning.pytorch.callbacks import Callback
 
 from bench.common import ROOT, build_datamodule, cpu_seconds, load_config, peak_memory, sync
 from bench.flops import matmul_peak, model_work, peak_shapes, training_flops_per_token
+from modules.generation import returned_lengths
 
 
 def data_digest(items: list[dict]) -> str:
@@ -401,8 +402,7 @@ def run_generate(options) -> None:
 
     def flops(mask: torch.Tensor, new: torch.Tensor, beams: int) -> float:
         """Model FLOPs (`bench/flops.py`) of a batch's prompts and their returned tokens (EOS included)."""
-        ended = (new == eos).int().cumsum(1) - (new == eos).int()
-        returned = (ended == 0).sum(1).tolist()
+        returned = returned_lengths(new, eos).tolist()
         return sum(work.generation_flops(int(p), g, beams) for p, g in zip(mask.sum(1).tolist(), returned))
 
     def batched(rows: int = size) -> tuple[list[str], int, float]:
@@ -438,9 +438,8 @@ def run_generate(options) -> None:
                 eos_token_id=eos,
                 **transformers_search(num_beams),
             )[:, ids.shape[1] :]
-            ended = (new == eos).int().cumsum(1) - (new == eos).int()
             texts += tokenizer.batch_decode(new, skip_special_tokens=True)
-            tokens += int((ended == 0).sum())
+            tokens += int(returned_lengths(new, eos).sum())
             done += flops(mask, new, num_beams)
         return texts, tokens, done
 

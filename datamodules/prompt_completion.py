@@ -16,6 +16,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from datamodules.batches import pack_batch, pad_batch
 from datamodules.chat import AssistantTurns, conversation_item
 from datamodules.distributed import eval_sampler
 from datamodules.formats import Columns, DataFormat, read_examples
@@ -24,7 +25,7 @@ from datamodules.metrics import MetricSpec, NamedMetrics
 from datamodules.preflight import preflight, warn_cut
 from datamodules.records import DataError
 from datamodules.resumable import ResumableLoader, default_seed
-from modules.loss import IGNORE_INDEX, trained_positions
+from modules.loss import IGNORE_INDEX
 from modules.task import Task
 from modules.tokenizer import load_tokenizer
 
@@ -65,10 +66,10 @@ class PromptCompletionDataModule(L.LightningDataModule):
             (`datamodules.metrics`): built-in names ("exact_match", "chrf", ...), a built-in with
             settings ({name: regex_match, pattern: ...}), or a class_path to a torchmetrics Metric
             or a scoring function `(prediction, reference) -> float`.
-        packing: training batches without padding (`collate_packed`): a batch's examples end to end in
-            one row, positions restarting at each example, attention kept inside each example; the
-            same examples per step and the same loss (tests/test_packing.py). Evaluation batches
-            are unchanged.
+        packing: training batches without padding (`datamodules.batches.pack_batch`): a batch's examples
+            end to end in one row, positions restarting at each example, attention kept inside each
+            example; the same examples per step and the same loss (tests/test_packing.py). Evaluation
+            batches are unchanged.
     """
 
     def __init__(
@@ -276,61 +277,10 @@ class PromptCompletionDataModule(L.LightningDataModule):
 
     # ---------------------------------------------------------------- batching
     def collate(self, items: list[dict]) -> dict:
-        pad = self.tokenizer.pad_token_id
-        longest = max(len(i["input_ids"]) for i in items)
-        longest_prompt = max(len(i["prompt_ids"]) for i in items)
-        batch = {
-            # Training sequences pad on the right; generation prompts on the left.
-            "input_ids": torch.tensor(
-                [i["input_ids"] + [pad] * (longest - len(i["input_ids"])) for i in items]
-            ),
-            "labels": torch.tensor(
-                [i["labels"] + [IGNORE_INDEX] * (longest - len(i["labels"])) for i in items]
-            ),
-            "attention_mask": torch.tensor(
-                [[1] * len(i["input_ids"]) + [0] * (longest - len(i["input_ids"])) for i in items]
-            ),
-            "prompt_ids": torch.tensor(
-                [[pad] * (longest_prompt - len(i["prompt_ids"])) + i["prompt_ids"] for i in items]
-            ),
-            "prompt_mask": torch.tensor(
-                [[0] * (longest_prompt - len(i["prompt_ids"])) + [1] * len(i["prompt_ids"]) for i in items]
-            ),
-            "prompts": [i["prompt"] for i in items],
-            "references": [i["reference"] for i in items],
-        }
-        if any("messages" in i for i in items):  # conversations: `predict` continues them
-            batch["messages"] = [i.get("messages") for i in items]
-        batch["logit_positions"] = trained_positions(batch["labels"])  # where the model needs logits
-        batch["pads_right"] = True  # training sequences: the causal mask alone keeps pads unseen
-        return batch
+        return pad_batch(items, self.tokenizer.pad_token_id)
 
     def collate_packed(self, items: list[dict]) -> dict:
-        """A training batch as one row without padding: the examples end to end, `position_ids`
-        restarting at 0 for each, no attention mask. Given position ids and no mask, transformers
-        (5.x `masking_utils`) reads a restart as a new sequence and masks attention to stay inside
-        each example (sdpa and eager build that block-causal mask; flash-attention takes the same
-        ids as variable-length sequences), so each token sees what it would see in its own row.
-        Costs to weigh (`bench/vs_hf.py --ablations` measures them): attention over the whole row,
-        masked, where rows of one example each attend within the example; and transformers' check
-        for restarts reads a device value every step (a host sync on a GPU).
-        """
-        input_ids, labels, positions = [], [], []
-        for item in items:
-            input_ids += item["input_ids"]
-            # An example's first token is never predicted from the end of the previous one.
-            labels += [IGNORE_INDEX] + item["labels"][1:]
-            positions += range(len(item["input_ids"]))
-        batch = {
-            "input_ids": torch.tensor([input_ids]),
-            "labels": torch.tensor([labels]),
-            "position_ids": torch.tensor([positions]),
-            "attention_mask": torch.ones(
-                1, len(input_ids), dtype=torch.long
-            ),  # counted as real tokens, never passed
-        }
-        batch["logit_positions"] = trained_positions(batch["labels"])  # one row: exactly the trained ones
-        return batch
+        return pack_batch(items)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split == "train":  # a seeded order whose position goes into checkpoints: exact mid-epoch resume

@@ -33,3 +33,13 @@ def load_adapter(model: torch.nn.Module, state: dict, path: str) -> None:
     if missing or unexpected:
         raise UserInputError(f"init_weights {path!r}: its adapter does not match these LoRA settings")
     model.load_state_dict(state, strict=False)
+
+
+def require_adapter_match(missing: list[str], unexpected: list[str]) -> None:
+    """A resume must never continue silently with a freshly initialised adapter."""
+    if missing or unexpected:
+        raise RuntimeError(
+            f"Checkpoint does not match this model's LoRA adapter: {len(missing)} adapter weight(s) "
+            f"missing (e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}). "
+            "Was it saved with the same model and LoRA settings?"
+        )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import asdict
-from typing import Any
 
 import lightning as L
 import torch
@@ -12,24 +11,20 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.nn.modules.module import _IncompatibleKeys
 
-from modules.adapter_checkpoint import adapter_mismatch, load_adapter, read_init_weights
+from modules.adapter_checkpoint import adapter_mismatch, require_adapter_match
 from modules.cpu_4bit import (
-    import_bitsandbytes,
     keep_trainable_layout,
     linear_4bit_layers,
     restore_trainable_layout,
 )
-from modules.eval_memory import EvalPlanner
+from modules.eval_memory import EvalPlanner, activation_itemsize
 from modules.evaluation import Evaluation, distinct_rows, prompt_keys
-from modules.generation import beam_generate, generate_in_chunks, greedy_generate
+from modules.generation import generate_new_tokens, returned_lengths
 from modules.generation_log import log_generations
-from modules.hardware import precision_dtype, resolve_dtype
-from modules.lora_dropout import use_fast_dropout
+from modules.loading import load_causal_lm
 from modules.loss import loss_at_positions, loss_in_row_pieces, packed_row_kwargs
-from modules.model_source import ModelSourceError, describe_load_failure, resolve_model_source
 from modules.non_finite import NonFiniteGuard
-from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
-from modules.strategies import check_quantization_support
+from modules.peft_config import LoraArgs, QuantArgs
 from modules.task import task_of
 from modules.tokenizer import load_tokenizer
 
@@ -137,67 +132,28 @@ class CausalLM(L.LightningModule):
         self.repacked_layers = 0  # 4-bit layers found packed at a training step (`on_train_batch_start`)
 
     # ---------------------------------------------------------------- loading
-    def _accelerator(self) -> str | None:
-        if self._trainer is not None:
-            return "cuda" if self.trainer.strategy.root_device.type == "cuda" else "cpu"
-        return None
-
     def configure_model(self) -> None:
         if self.model is not None:  # called again by fit after validate, or on resume
             return
-        # Before transformers or peft do (both import it where installed): no hub lookup of a CPU kernel lit
-        # does not use, and no message about it, 4-bit or not (`modules.cpu_4bit`).
-        import_bitsandbytes()
-        from transformers import AutoModelForCausalLM
-
-        strategy = self.trainer.strategy if self._trainer is not None else None
-        if self.quantization is not None:  # unsupported strategy + 4-bit combinations fail before loading
-            check_quantization_support(strategy, True, self.quantization.quant_storage)
-        # Read before the expensive load, so a bad path fails fast.
-        init = self.init_weights and read_init_weights(
-            self.init_weights, quantized=self.quantization is not None
-        )
-        path = resolve_model_source(self.source)
-        accelerator = self._accelerator()
-        precision = self.trainer.precision if self._trainer is not None else None
-        dtype = resolve_dtype(self.dtype_name, accelerator, precision)
-        if self.dtype_name == "auto" and self.lora is None:
-            dtype = torch.float32  # weights that train keep fp32 master copies; mixed precision does the rest
-        kwargs: dict[str, Any] = dict(
-            dtype=dtype,
+        trainer = self.trainer if self._trainer is not None else None
+        device = trainer.strategy.root_device if trainer is not None else None
+        model = load_causal_lm(
+            self.source,
+            quantization=self.quantization,
+            lora=self.lora,
+            dtype_name=self.dtype_name,
             trust_remote_code=self.trust_remote_code,
             attn_implementation=self.attn_implementation,
+            gradient_checkpointing=self.gradient_checkpointing,
+            fast_dropout=self.fast_dropout,
+            init_weights=self.init_weights,
+            strategy=trainer.strategy if trainer is not None else None,
+            accelerator=None if device is None else ("cuda" if device.type == "cuda" else "cpu"),
+            precision=trainer.precision if trainer is not None else None,
+            device=device,
         )
-        if self.quantization is not None:
-            kwargs["quantization_config"] = bnb_config(self.quantization, accelerator, strategy, precision)
-            # Each process loads the 4-bit base onto its own device, never "auto" across devices.
-            device = self.trainer.strategy.root_device if self._trainer is not None else torch.device("cpu")
-            kwargs["device_map"] = {"": device}
-        try:
-            model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-        except OSError as error:
-            raise ModelSourceError(describe_load_failure(self.source, error)) from error
-
-        if self.quantization is not None:
-            from peft import prepare_model_for_kbit_training
-
-            model = prepare_model_for_kbit_training(
-                model,
-                use_gradient_checkpointing=self.gradient_checkpointing,
-                gradient_checkpointing_kwargs={"use_reentrant": False},
-            )
-        elif self.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        if init is not None and not init["adapter_only"]:
-            model.load_state_dict(init["state_dict"])
         if "logits_to_keep" not in inspect.signature(model.forward).parameters:
             self.trained_logits_only = False  # remote code may predate it: full logits, same loss
-        if self.lora is not None:
-            model = apply_lora(model, self.lora)
-            if self.fast_dropout:
-                use_fast_dropout(model)
-        if init is not None and init["adapter_only"]:
-            load_adapter(model, init["state_dict"], self.init_weights)
         # One layout for the 4-bit weights in training and evaluation, the one with a gradient
         # (`modules.cpu_4bit`).
         self.linear_4bit = linear_4bit_layers(model)
@@ -268,12 +224,7 @@ class CausalLM(L.LightningModule):
             # A prompt repeated in the batch is generated once (greedy and beam search are deterministic);
             # every repeat is still scored, so the metric weighs the items as before.
             rows, back = distinct_rows(prompt_keys(batch))
-            ids, mask = batch["prompt_ids"], batch["prompt_mask"]
-            if len(rows) < len(back):
-                ids, mask = ids[rows], mask[rows]
-            new = self.generate_ids(ids, mask)
-            if len(rows) < len(back):
-                new = new[back]
+            new = self.generate_ids(batch["prompt_ids"][rows], batch["prompt_mask"][rows])[back]
             completions = self.tokenizer.batch_decode(new, skip_special_tokens=True)
             self.evaluation.update(
                 name, batch, self._eval_loss(batch), new, completions, self.tokenizer.eos_token_id
@@ -318,40 +269,24 @@ class CausalLM(L.LightningModule):
             self.generate_ids(prompt_ids, prompt_mask), skip_special_tokens=True
         )
 
-    @torch.no_grad()
     def generate_ids(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
         """The new tokens (EOS included, pads after it) for left-padded prompts, in pieces of rows where the
         memory budget asks (`modules.eval_memory`)."""
-        was_training = self.model.training
-        self.model.eval()
-        eos, pad, beams = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id, self.num_beams
+        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
         sanity = self._trainer is not None and self.trainer.sanity_checking
         limit = min(self.max_new_tokens, SANITY_NEW_TOKENS) if sanity else self.max_new_tokens
-
-        def generate(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            args = (self.model, ids, mask, limit, eos, pad)
-            return greedy_generate(*args) if beams == 1 else beam_generate(*args, num_beams=beams)
-
+        config, memory = self.model.config, self.eval_memory_gib
         plan = self.planner.generation(
-            self.model.config,
-            prompt_ids,
-            self.num_beams,
-            self.max_new_tokens,
-            self._itemsize(),
-            self.eval_memory_gib,
+            config, prompt_ids, self.num_beams, self.max_new_tokens, self._itemsize(), memory
         )
-        new = generate_in_chunks(generate, prompt_ids, prompt_mask, plan.chunk, pad)
-        self.model.train(was_training)
-        ended = (new == eos).int().cumsum(1)  # up to and including the first EOS
-        self.generated_tokens += int(((ended - (new == eos).int()) == 0).sum())
+        new = generate_new_tokens(
+            self.model, prompt_ids, prompt_mask, limit, eos, pad, self.num_beams, plan.chunk
+        )
+        self.generated_tokens += int(returned_lengths(new, eos).sum())
         return new
 
     def _itemsize(self) -> int:
-        """Bytes per activation: 2 under bf16/fp16 compute, else the dense weights' dtype."""
-        precision = precision_dtype(self.trainer.precision) if self._trainer is not None else None
-        if precision in (torch.bfloat16, torch.float16):
-            return 2
-        return self.model.get_input_embeddings().weight.element_size()
+        return activation_itemsize(self.model, self.trainer.precision if self._trainer is not None else None)
 
     def predict_step(self, batch, batch_idx):
         completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])
@@ -406,14 +341,9 @@ class CausalLM(L.LightningModule):
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         if self.lora is None:
             return super().load_state_dict(state_dict, strict=strict, assign=assign)
-        # Adapter-only checkpoint: the base comes from `model`; every adapter weight must be there,
-        # so a resume never silently continues with a freshly initialised adapter.
+        # Adapter-only checkpoint: the base comes from `model`; every adapter weight must be there.
         missing, unexpected = adapter_mismatch(self.state_dict(), self._trainable_keys(), state_dict)
-        if strict and (missing or unexpected):
-            raise RuntimeError(
-                f"Checkpoint does not match this model's LoRA adapter: {len(missing)} adapter weight(s) "
-                f"missing (e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}). "
-                "Was it saved with the same model and LoRA settings?"
-            )
+        if strict:
+            require_adapter_match(missing, unexpected)
         super().load_state_dict(state_dict, strict=False, assign=assign)
         return _IncompatibleKeys(missing, unexpected)

@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 
+from modules.hardware import precision_dtype
+
 GIB = 2**30
 # Measured rises above the resident memory reached 1.6x the sums below (docs/reliability.md: 25 prompts
 # x 4 beams from `validate`); the margin covers such allocator slack.
@@ -186,3 +188,10 @@ class EvalPlanner:
             labels.device,
             budget_gib,
         )
+
+
+def activation_itemsize(model, precision: str | None) -> int:
+    """Bytes per activation: 2 under bf16/fp16 compute (the Trainer's `precision`), else the weights' own."""
+    if precision is not None and precision_dtype(precision) in (torch.bfloat16, torch.float16):
+        return 2
+    return model.get_input_embeddings().weight.element_size()

@@ -122,6 +122,7 @@ class Evaluation(torch.nn.Module):
                     scores["hit_limit"] = self.hit_limit[name].compute()
                 # How many distinct items the figures stand on (a held-out figure is quoted with it). Shards
                 # are disjoint, so the per-process counts add up (a prompt repeated across shards twice).
+                self.distinct[name].reset()  # counted from this loop's prompts, whenever compute runs
                 self.distinct[name].update(len(self.prompts.get(name, ())))
                 scores["distinct"] = self.distinct[name].compute()
                 values.update({f"{name}/{key}": value for key, value in scores.items()})

@@ -214,3 +214,35 @@ def generate_in_chunks(
         pieces.append(generate(ids[:, first:], mask[:, first:]))
     width = max(piece.shape[1] for piece in pieces)
     return torch.cat([F.pad(piece, (0, width - piece.shape[1]), value=pad_token_id) for piece in pieces])
+
+
+def returned_lengths(new: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """Per row of generated tokens, how many are returned: up to and including the first EOS."""
+    is_eos = (new == eos_token_id).int()
+    return ((is_eos.cumsum(1) - is_eos) == 0).sum(1)
+
+
+@torch.no_grad()
+def generate_new_tokens(
+    model,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    max_new_tokens: int,
+    eos_token_id: int,
+    pad_token_id: int,
+    num_beams: int = 1,
+    chunk: int | None = None,
+) -> torch.Tensor:
+    """The new tokens (EOS included, pads after it) for left-padded prompts: greedy, or beam search with
+    `num_beams`, on at most `chunk` prompts at a time; the model in eval mode for it, its mode restored."""
+    was_training = model.training
+    model.eval()
+
+    def generate(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        args = (model, ids, mask, max_new_tokens, eos_token_id, pad_token_id)
+        return greedy_generate(*args) if num_beams == 1 else beam_generate(*args, num_beams=num_beams)
+
+    try:
+        return generate_in_chunks(generate, prompt_ids, prompt_mask, chunk or len(prompt_ids), pad_token_id)
+    finally:
+        model.train(was_training)

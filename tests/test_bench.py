@@ -440,38 +440,25 @@ def test_the_text_differences_name_each_prompt_and_each_kind_s_text():
     ]
 
 
-def test_the_timed_windows_of_lit_and_the_trainer_hold_the_same_batches(tmp_path):
-    """The Trainer run given lit's batch order trains on exactly lit's batches in the timed window (same
-    digest, same real tokens); with its own length grouping it would not."""
+def timed_run(tmp_path: Path, system: str, *flags: str) -> dict:
+    """`python -m bench.runs SYSTEM` on the tiny sums config (1 warm-up step, 3 timed); its result."""
     import subprocess
     import sys
 
-    def run(system: str, *flags: str) -> dict:
-        out = tmp_path / f"{system}{'-'.join(flags)}.json"
-        command = [
-            sys.executable,
-            "-m",
-            "bench.runs",
-            system,
-            "--config",
-            "configs/tiny/sums.yaml",
-            "--out",
-            str(out),
-            "--workdir",
-            str(tmp_path / "work"),
-            "--warmup",
-            "1",
-            "--steps",
-            "3",
-            "--threads",
-            "1",
-            *flags,
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, done.stderr[-3000:]
-        return json.loads(out.read_text())
+    out = tmp_path / f"{system}{'-'.join(flags)}.json"
+    config = ["--config", "configs/tiny/sums.yaml", "--out", str(out), "--workdir", str(tmp_path / "work")]
+    window = ["--warmup", "1", "--steps", "3", "--threads", "1"]
+    command = [sys.executable, "-m", "bench.runs", system, *config, *window, *flags]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text())
 
-    lit, trainer, grouped = run("lit"), run("hf"), run("hf", "--sampling", "group_by_length")
+
+def test_the_timed_windows_of_lit_and_the_trainer_hold_the_same_batches(tmp_path):
+    """The Trainer run given lit's batch order trains on exactly lit's batches in the timed window (same
+    digest, same real tokens); with its own length grouping it would not."""
+    lit, trainer = timed_run(tmp_path, "lit"), timed_run(tmp_path, "hf")
+    grouped = timed_run(tmp_path, "hf", "--sampling", "group_by_length")
     assert lit["data_digest"] == trainer["data_digest"] == grouped["data_digest"]  # the same examples
     assert lit["window_digest"] == trainer["window_digest"] and lit["tokens"] == trainer["tokens"] > 0
     assert lit["padded_positions"] == trainer["padded_positions"]
@@ -500,38 +487,10 @@ def test_trl_padding_free_trains_on_lit_s_batches_in_its_timed_window(tmp_path):
     """TRL is a benchmark-only extra (`.[bench]`): where it is installed, its padding-free row trains on
     exactly lit's examples a step (one flattened row each), by the same window digest."""
     pytest.importorskip("trl")
-    import subprocess
-    import sys
-
-    def run(system: str, *flags: str) -> dict:
-        out = tmp_path / f"{system}{'-'.join(flags)}.json"
-        command = [
-            sys.executable,
-            "-m",
-            "bench.runs",
-            system,
-            "--config",
-            "configs/tiny/sums.yaml",
-            "--out",
-            str(out),
-            "--workdir",
-            str(tmp_path / "work"),
-            "--warmup",
-            "1",
-            "--steps",
-            "3",
-            "--threads",
-            "1",
-            *flags,
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, done.stderr[-3000:]
-        return json.loads(out.read_text())
-
-    lit, trl = run("lit"), run("trl", "--trl_mode", "padding_free")
+    lit, trl = timed_run(tmp_path, "lit"), timed_run(tmp_path, "trl", "--trl_mode", "padding_free")
     assert (
         trl["window_digest"] == lit["window_digest"]
         and trl["tokens"] == lit["tokens"] == trl["padded_positions"]
     )
-    packed = run("trl", "--trl_mode", "packing")
+    packed = timed_run(tmp_path, "trl", "--trl_mode", "packing")
     assert packed["real_token_fraction"] == 1.0 and packed["window_digest"] != lit["window_digest"]

@@ -121,18 +121,17 @@ def test_hit_limit_is_the_share_of_generations_that_never_end(tiny_fit_args, mon
 def test_the_sanity_check_generates_a_few_tokens_and_validation_the_full_length(tiny_fit_args, monkeypatch):
     """Lightning's sanity check only looks for errors: it runs the evaluation code on a few tokens."""
     import modules.causal_lm as evaluation
+    import modules.generation as generation
 
-    limits, modules = (
-        [],
-        [],
-    )  # (sanity checking?, max_new_tokens) of every generation call; the LightningModule
-    real = evaluation.greedy_generate
+    limits = []  # (sanity checking?, max_new_tokens) of every generation call
+    modules = []  # the LightningModule
+    real = generation.greedy_generate
 
     def spy(model, ids, mask, max_new_tokens, *args):
         limits.append((modules[0].trainer.sanity_checking, max_new_tokens))
         return real(model, ids, mask, max_new_tokens, *args)
 
-    monkeypatch.setattr(evaluation, "greedy_generate", spy)
+    monkeypatch.setattr(generation, "greedy_generate", spy)
     monkeypatch.setattr(CausalLM, "on_fit_start", lambda self: modules.append(self))
     cli_main(
         tiny_fit_args
@@ -214,15 +213,16 @@ def test_an_evaluation_generates_each_distinct_prompt_once_and_scores_every_item
     prompt of a batch is generated once, every draw is still scored, and in fp32 every metric is what
     generating each row gives."""
     import modules.causal_lm as causal_lm
+    import modules.generation as generation
 
     generated_rows = []
-    real = causal_lm.greedy_generate
+    real = generation.greedy_generate
 
     def spy(model, ids, *args):
         generated_rows.append(len(ids))
         return real(model, ids, *args)
 
-    monkeypatch.setattr(causal_lm, "greedy_generate", spy)
+    monkeypatch.setattr(generation, "greedy_generate", spy)
     args = [
         "validate",
         *tiny_fit_args[1:],
