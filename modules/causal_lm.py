@@ -21,7 +21,7 @@ from modules.eval_memory import EvalPlanner, activation_itemsize
 from modules.evaluation import Evaluation, distinct_rows, prompt_keys
 from modules.generation import generate_new_tokens, returned_lengths
 from modules.generation_log import log_generations
-from modules.loading import load_causal_lm
+from modules.loading import accelerator_of, load_causal_lm
 from modules.loss import loss_at_positions, loss_in_row_pieces, packed_row_kwargs
 from modules.non_finite import NonFiniteGuard
 from modules.peft_config import LoraArgs, QuantArgs
@@ -148,7 +148,7 @@ class CausalLM(L.LightningModule):
             fast_dropout=self.fast_dropout,
             init_weights=self.init_weights,
             strategy=trainer.strategy if trainer is not None else None,
-            accelerator=None if device is None else ("cuda" if device.type == "cuda" else "cpu"),
+            accelerator=accelerator_of(device),
             precision=trainer.precision if trainer is not None else None,
             device=device,
         )

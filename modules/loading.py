@@ -16,6 +16,11 @@ from modules.peft_config import LoraArgs, QuantArgs, apply_lora, bnb_config
 from modules.strategies import check_quantization_support
 
 
+def accelerator_of(device: torch.device | None) -> str | None:
+    """ "cuda" or "cpu" for the Trainer's root device, None without a Trainer (the loading defaults)."""
+    return None if device is None else ("cuda" if device.type == "cuda" else "cpu")
+
+
 def load_causal_lm(
     source: str,
     *,

@@ -71,12 +71,14 @@ def packed_4bit_gathers_exactly(module) -> dict:
     from transformers import AutoModelForCausalLM
 
     from modules.hardware import resolve_dtype
+    from modules.loading import accelerator_of
     from modules.peft_config import bnb_config
 
     strategy, precision = module.trainer.strategy, module.trainer.precision
-    quantized = bnb_config(module.quantization, module._accelerator(), strategy, precision)
+    accelerator = accelerator_of(strategy.root_device)
+    quantized = bnb_config(module.quantization, accelerator, strategy, precision)
     # Loaded in the dtype the run loaded it in, so quantized from the same numbers.
-    dtype = resolve_dtype(module.dtype_name, module._accelerator(), precision)
+    dtype = resolve_dtype(module.dtype_name, accelerator, precision)
     fresh = AutoModelForCausalLM.from_pretrained(
         module.source, quantization_config=quantized, dtype=dtype, device_map={"": strategy.root_device}
     )
