@@ -89,16 +89,27 @@ class ScoreClock(Callback):
             "minutes_to_target": None,
             "limit_minutes": limit_minutes,
             "gave_up": False,
+            "evaluation_minutes": 0.0,  # every validation, the sanity check included: its share is a goal
             "validations": [],
         }
 
     def _reached(self, value: float) -> bool:
         return value >= self.target if self.mode == "max" else value <= self.target
 
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self._validation_start = time.time()
+
+    def _count_evaluation(self, minutes: float) -> None:
+        self.record["evaluation_minutes"] += (time.time() - self._validation_start) / 60
+        self.record["evaluation_share"] = round(self.record["evaluation_minutes"] / max(minutes, 1e-9), 3)
+
     def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking or self.record["reached"]:
+        if self.record["reached"]:
             return
         minutes = (time.time() - self.start) / 60
+        self._count_evaluation(minutes)
+        if trainer.sanity_checking:
+            return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val")}
         fitting = (
             trainer.state.fn == "fit"
@@ -117,6 +128,7 @@ class ScoreClock(Callback):
 
     def on_fit_end(self, trainer, pl_module) -> None:
         self.record["minutes_total"] = round((time.time() - self.start) / 60, 2)
+        self.record["evaluation_minutes"] = round(self.record["evaluation_minutes"], 2)
         self.record["steps"] = trainer.global_step
         self.write()
 

@@ -113,8 +113,10 @@ class TokenThroughput(Callback):
         self._total_tokens += int(self._tokens.item())
         seconds = time.perf_counter() - self._start
         train_seconds = seconds - self._eval_seconds
+        share = self._eval_seconds / max(seconds, 1e-9)  # what evaluating cost the run (issue 33's budget)
         rank_zero_info(
-            f"lit: fit finished in {seconds / 60:.1f} min ({train_seconds / 60:.1f} training): "
+            f"lit: fit finished in {seconds / 60:.1f} min ({train_seconds / 60:.1f} training, "
+            f"{self._eval_seconds / 60:.1f} evaluation: {share:.0%}): "
             f"{self._total_tokens} training tokens, {self._total_tokens / max(train_seconds, 1e-9):.0f} "
             "tokens/s, "
             f"peak memory {peak_memory_gib(pl_module.device):.2f} GiB "

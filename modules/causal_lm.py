@@ -18,7 +18,7 @@ from modules.cpu_4bit import (
     restore_trainable_layout,
 )
 from modules.eval_memory import EvalPlanner, activation_itemsize
-from modules.evaluation import Evaluation, distinct_rows, prompt_keys
+from modules.evaluation import Evaluation, distinct_rows, last_validation_of_fit, prompt_keys
 from modules.generation import generate_new_tokens, returned_lengths
 from modules.generation_log import log_generations
 from modules.loading import accelerator_of, load_causal_lm
@@ -70,6 +70,10 @@ class CausalLM(L.LightningModule):
             before the update; "log": a flag kept on the device, read at logging steps and before every
             checkpoint write (no per-step host sync; the last good checkpoint is still the one kept);
             "auto": "step" on CPU, where reading the loss costs nothing, "log" on accelerators.
+        score_every: per evaluation set, every how many validations of `fit` it is scored by generation
+            (`{"val_seen": 3}`; `modules.evaluation.Evaluation`): a diagnostic set need not cost every
+            validation its generation. Its loss is computed every time; the last validation of fit, and
+            `validate` and `test`, score every set.
         eval_memory_gib: the memory one evaluation call may take (`modules.eval_memory`): a batch whose
             loss or generation is estimated larger runs in pieces of rows, with the same loss and the
             same texts. None: half of the memory available when the batch starts (the training state
@@ -95,6 +99,7 @@ class CausalLM(L.LightningModule):
         fast_dropout: bool = True,
         finite_check: str = "auto",
         eval_memory_gib: float | None = None,
+        score_every: dict[str, int] | None = None,
     ):
         super().__init__()
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
@@ -124,7 +129,8 @@ class CausalLM(L.LightningModule):
         self.guard = NonFiniteGuard(finite_check)
         self.eval_memory_gib = eval_memory_gib
         self.planner = EvalPlanner()  # the loss and generation of an evaluation batch within eval_memory_gib
-        self.evaluation = Evaluation(log_generations)  # the held-out sets' metrics, configured in `setup`
+        # The held-out sets' metrics, configured in `setup`.
+        self.evaluation = Evaluation(log_generations, score_every)
         self.generated_tokens = 0  # counted for the end-of-run summary line
         self.model = None
         self.tokenizer = None
@@ -232,11 +238,18 @@ class CausalLM(L.LightningModule):
         else:
             self.evaluation.update(name, batch, self._eval_loss(batch))
 
+    def on_fit_start(self) -> None:
+        monitors = [c.monitor for c in self.trainer.callbacks if getattr(c, "monitor", None)]
+        self.evaluation.check_monitors(monitors)
+
     def on_validation_epoch_start(self) -> None:
-        self.evaluation.reset(self.evaluation.sets["validate"])
+        trainer = self.trainer
+        fitting = trainer.state.fn == "fit" and not trainer.sanity_checking
+        last = fitting and last_validation_of_fit(trainer)
+        self.evaluation.start(self.evaluation.sets["validate"], fitting, last)
 
     def on_test_epoch_start(self) -> None:
-        self.evaluation.reset(self.evaluation.sets["test"])
+        self.evaluation.start(self.evaluation.sets["test"])
 
     def on_validation_epoch_end(self) -> None:
         self._log_evaluation(self.evaluation.sets["validate"])
@@ -331,12 +344,17 @@ class CausalLM(L.LightningModule):
                 "class_path": f"{kind.__module__}.{kind.__qualname__}",
                 "init_args": dict(datamodule.hparams),
             }
+        # A resumed run keeps `score_every`'s turns where they were.
+        checkpoint["lit_validations"] = self.evaluation.validations
         if self.lora is None:
             return
         # The base weights are the hub's/embedded model's; a checkpoint holds the adapter only.
         keep = self._trainable_keys()
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
         checkpoint["adapter_only"] = True
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.evaluation.validations = checkpoint.get("lit_validations", 0)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         if self.lora is None:

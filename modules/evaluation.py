@@ -38,11 +38,20 @@ class Evaluation(torch.nn.Module):
 
     Args:
         log_generations: how many examples of each set (the first ones) keep their generation for the logs.
+        score_every: per set, every how many validations of `fit` it is scored by generation
+            (`{"val_seen": 3}`: the third, sixth, ... and the last); its loss is computed at every one. Sets
+            not named generate at every validation; `validate` and `test` score every set.
     """
 
-    def __init__(self, log_generations: int = 8):
+    def __init__(self, log_generations: int = 8, score_every: dict[str, int] | None = None):
         super().__init__()
         self.log_generations = log_generations
+        self.score_every = dict(score_every or {})
+        for name, every in self.score_every.items():
+            if int(every) < 1:
+                raise ValueError(f"score_every[{name!r}] must be >= 1, got {every}")
+        self.validations = 0  # validations of `fit` so far (the sanity check not counted)
+        self.skipped: set[str] = set()  # sets that only compute their loss in this loop
         self.task = Task()
         self.losses = torch.nn.ModuleDict()  # per-token mean loss of each set
         self.hit_limit = torch.nn.ModuleDict()  # share of generations with no EOS: a loop shows here
@@ -70,8 +79,33 @@ class Evaluation(torch.nn.Module):
                     self.metrics[name] = metric
 
     def generates(self, name: str) -> bool:
-        """Whether set `name` is scored on generated text (a set with no metric is scored by its loss)."""
-        return name in self.metrics
+        """Whether set `name` is scored on generated text in this loop (a set with no metric, or one that
+        waits for its turn under `score_every`, is scored by its loss)."""
+        return name in self.metrics and name not in self.skipped
+
+    def start(self, names: list[str], fitting: bool = False, last: bool = False) -> None:
+        """A loop over these sets begins: their states reset, and during `fit` (`fitting`, the sanity
+        check excluded) the sets whose turn it is not are scored by loss only; the `last` validation of
+        fit scores every set, so a run always ends with every figure."""
+        self.reset(names)
+        self.skipped = set()
+        if fitting:
+            self.validations += 1
+            if not last:
+                self.skipped = {n for n in names if self.validations % int(self.score_every.get(n, 1))}
+
+    def check_monitors(self, monitors: list[str]) -> None:
+        """A callback that monitors a metric `score_every` leaves out of some validations (a checkpoint, an
+        early stop) would find it missing there: refused before training, with what to change."""
+        for monitor in monitors:
+            name, _, metric = monitor.partition("/")
+            every = int(self.score_every.get(name, 1))
+            if every > 1 and metric not in ("loss", "ppl"):
+                raise ValueError(
+                    f"a callback monitors {monitor!r}, but score_every scores {name!r} only every {every} "
+                    f"validations: monitor a set scored at every one, its loss, or drop {name!r} from "
+                    "score_every"
+                )
 
     def reset(self, names: list[str]) -> None:
         # At the start of a loop, not the end: states then belong to this loop's grad mode. A `validate`
@@ -116,7 +150,7 @@ class Evaluation(torch.nn.Module):
             if name in self.losses and self.losses[name].update_count:
                 loss = self.losses[name].compute()
                 values.update({f"{name}/loss": loss, f"{name}/ppl": loss.exp()})
-            if name in self.metrics:
+            if name in self.metrics and name not in self.skipped:
                 scores = self.metrics[name].compute()
                 if self.hit_limit[name].update_count:
                     scores["hit_limit"] = self.hit_limit[name].compute()
@@ -131,3 +165,12 @@ class Evaluation(torch.nn.Module):
     def generations(self, names: list[str]) -> dict[str, list[dict]]:
         """The kept generations of these sets, by log key (`<set>/generations`)."""
         return {f"{name}/generations": self.samples[name] for name in names if self.samples.get(name)}
+
+
+def last_validation_of_fit(trainer) -> bool:
+    """Whether this validation of `fit` is its last: max_steps reached, or the last batch of the last
+    epoch (an early stop cannot be foreseen: that run ends on the figures of its sets' last turns)."""
+    if trainer.max_steps > 0 and trainer.global_step >= trainer.max_steps:
+        return True
+    epochs = trainer.max_epochs
+    return bool(epochs and epochs > 0 and trainer.is_last_batch and trainer.current_epoch + 1 >= epochs)

@@ -20,6 +20,8 @@ import torch
 from modules.errors import UserInputError
 
 NATIVE_BF16_SWITCH = "LIT_NATIVE_BF16"
+# What holds torch's, oneDNN's and MKL's kernels to an instruction set below the CPU's.
+KERNEL_LIMITS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 DTYPES = {
     "float32": torch.float32,
@@ -59,6 +61,9 @@ def cpu_description() -> str:
     """What every reported figure should name: torch's CPU capability and native bf16 (the hardware's,
     whatever `LIT_NATIVE_BF16` says, which is named when it is set)."""
     capability = torch.backends.cpu.get_cpu_capability()
+    # Kernels held to an older instruction set (the AVX2 class simulated on a newer CPU) are named with it.
+    held = [f"{name}={os.environ[name]}" for name in KERNEL_LIMITS if os.environ.get(name)]
+    capability = f"{capability} ({', '.join(held)})" if held else capability
     text = f"{capability}, native bf16: {'yes' if cpu_flags_have_native_bf16() else 'no'}"
     switch = os.environ.get(NATIVE_BF16_SWITCH)
     return f"{text}, {NATIVE_BF16_SWITCH}={switch}" if switch else text

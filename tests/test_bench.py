@@ -212,6 +212,9 @@ def test_time_to_score_stops_at_the_first_validation_that_reaches_the_target(tmp
         and 0 < record["minutes_to_target"] <= record["minutes_total"]
     )
     assert record["monitor"] == "val/accuracy" and record["machine"] and record["fit_args"][-1] == "false"
+    # Evaluation's time is counted (the sanity check and the validation at step 2): a share of the whole.
+    assert 0 < record["evaluation_minutes"] <= record["minutes_to_target"]
+    assert 0 < record["evaluation_share"] < 1
 
 
 def test_time_to_score_gives_up_at_the_first_validation_past_its_limit(tmp_path):
@@ -494,3 +497,25 @@ def test_trl_padding_free_trains_on_lit_s_batches_in_its_timed_window(tmp_path):
     )
     packed = timed_run(tmp_path, "trl", "--trl_mode", "packing")
     assert packed["real_token_fraction"] == 1.0 and packed["window_digest"] != lit["window_digest"]
+
+
+def test_the_compile_benchmark_pads_every_batch_to_one_shape_and_trains_the_same_tokens():
+    import torch
+
+    from bench.compile_step import fixed_width
+    from modules.loss import IGNORE_INDEX
+
+    batch = {
+        "input_ids": torch.tensor([[5, 6, 7], [5, 6, 0]]),
+        "labels": torch.tensor([[-100, 6, 7], [-100, 6, -100]]),
+        "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]]),
+        "logit_positions": torch.tensor([1, 2, 4]),
+    }
+    bounded = fixed_width(batch, 8, pad_token_id=0)
+    assert bounded["input_ids"].shape == bounded["labels"].shape == bounded["attention_mask"].shape == (2, 8)
+    assert "logit_positions" not in bounded and bounded["pads_right"]  # every position: one shape
+    assert (
+        torch.equal(bounded["labels"][:, :3], batch["labels"])
+        and (bounded["labels"][:, 3:] == IGNORE_INDEX).all()
+    )
+    assert bounded["attention_mask"].sum() == batch["attention_mask"].sum()  # the same real tokens

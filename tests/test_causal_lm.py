@@ -252,3 +252,55 @@ def test_an_evaluation_generates_each_distinct_prompt_once_and_scores_every_item
         assert deduplicated == every_row
     else:  # bf16 rounding may follow the rows of the batch: only the same metrics logged
         assert deduplicated.keys() == every_row.keys()
+
+
+def test_score_every_generates_a_set_at_its_turns_and_the_last_validation(tiny_fit_args, monkeypatch):
+    """`score_every: {val_seen: 2}` over 3 validations of fit (steps 2, 4, 6): `val` is scored by generation
+    every time, `val_seen` at the second (its turn) and the third (the last of fit), its loss every time."""
+    from modules.evaluation import Evaluation
+
+    logged = []
+    real = Evaluation.compute
+
+    def spy(self, names):
+        values = real(self, names)
+        logged.append(set(values))
+        return values
+
+    monkeypatch.setattr(Evaluation, "compute", spy)
+    cli = cli_main(
+        tiny_fit_args
+        + [
+            "--data.init_args.held_out_every",
+            "4",
+            "--trainer.max_steps",
+            "6",
+            "--trainer.val_check_interval",
+            "2",
+            "--trainer.num_sanity_val_steps",
+            "0",
+            "--model.init_args.max_new_tokens",
+            "4",
+            "--model.init_args.score_every",
+            '{"val_seen": 2}',
+        ]
+    )
+    assert len(logged) == 3 and all({"val/mae", "val_seen/loss", "val/distinct"} <= keys for keys in logged)
+    assert ["val_seen/mae" in keys for keys in logged] == [False, True, True]
+    assert cli.model.evaluation.validations == 3
+
+
+def test_score_every_refuses_a_monitor_it_would_leave_out(tiny_fit_args):
+    args = tiny_fit_args + [
+        "--data.init_args.held_out_every",
+        "4",
+        "--trainer.max_steps",
+        "2",
+        "--model.init_args.score_every",
+        '{"val_seen": 3}',
+        "--trainer.callbacks.monitor",
+        "val_seen/mae",
+    ]
+    refused = "monitors 'val_seen/mae', but score_every scores 'val_seen' only every 3"
+    with pytest.raises(ValueError, match=refused):
+        cli_main(args)

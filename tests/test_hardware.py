@@ -22,6 +22,15 @@ def test_the_switch_makes_auto_resolve_as_on_either_cpu_class(monkeypatch, switc
     assert f"LIT_NATIVE_BF16={switch}" in cpu_description()  # a figure says the class was forced
 
 
+def test_a_figure_names_kernels_held_below_the_cpu(monkeypatch):
+    """The AVX2 class simulated on a newer CPU (`ONEDNN_MAX_CPU_ISA=AVX2` and kin): the figure says so."""
+    for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    assert "ONEDNN_MAX_CPU_ISA" not in cpu_description()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert "(ONEDNN_MAX_CPU_ISA=AVX2)" in cpu_description()
+
+
 def test_unset_the_cpu_flags_decide(monkeypatch):
     from modules.hardware import cpu_flags_have_native_bf16
 
