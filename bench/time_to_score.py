@@ -96,6 +96,9 @@ class ScoreClock(Callback):
     def _reached(self, value: float) -> bool:
         return value >= self.target if self.mode == "max" else value <= self.target
 
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self.record["precision"] = str(trainer.precision)  # what `auto` resolved to on this CPU
+
     def on_validation_start(self, trainer, pl_module) -> None:
         self._validation_start = time.time()
 

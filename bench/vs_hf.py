@@ -469,15 +469,24 @@ def _time_to_score_lines(records: dict) -> list[str]:
         "Time to a trusted score: minutes from `lit fit`'s start (loading included) to the end of the first "
         "validation whose held-out metric reaches the target, training and evaluation together "
         "(`bench/time_to_score.py`, the config's own precision and the run's threads; each validation as "
-        "step: minutes, value).",
+        "step: minutes, value; evaluation: the minutes of every validation, the sanity check included, and "
+        "their share of the minutes to the target or to the end).",
         "",
-        "| task | target | reached after | validations during fit | fit arguments added |",
-        "|---|---|---:|---|---|",
+        "| task | precision, CPU | target | reached after | evaluation | validations during fit | "
+        "fit arguments added |",
+        "|---|---|---|---:|---:|---|---|",
     ]
     for task, r in records.items():
         if "error" in r:
-            lines.append(f"| {task} | | failed: {r['error']} | | |")
+            lines.append(f"| {task} | | | failed: {r['error']} | | | |")
             continue
+        task = r.get("task", task)
+        evaluation = (
+            f"{r['evaluation_minutes']:.1f} min ({r['evaluation_share']:.0%})"
+            if r.get("evaluation_share") is not None
+            else "not recorded"
+        )
+        where = f"{r.get('precision', 'auto')}, {r.get('cpu', '?').split(',')[0]}"
         sign = ">=" if r["mode"] == "max" else "<="
         if r["reached"]:
             reached = f"**{r['minutes_to_target']:.1f} min** (step {r['step']})"
@@ -490,8 +499,8 @@ def _time_to_score_lines(records: dict) -> list[str]:
             if v.get("during_fit") and r["monitor"] in v
         )
         lines.append(
-            f"| {task} (`{r['config']}`) | `{r['monitor']}` {sign} {r['target']} | {reached} | {curve} | "
-            f"`{' '.join(r['fit_args']) or 'none'}` |"
+            f"| {task} (`{r['config']}`) | {where} | `{r['monitor']}` {sign} {r['target']} | {reached} | "
+            f"{evaluation} | {curve} | `{' '.join(r['fit_args']) or 'none'}` |"
         )
     return lines
 

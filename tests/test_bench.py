@@ -264,6 +264,10 @@ def test_the_benchmark_table_shows_each_time_to_score_with_its_curve():
         "reached": True,
         "minutes_to_target": 30.04,
         "step": 100,
+        "evaluation_minutes": 6.0,
+        "evaluation_share": 0.2,
+        "precision": "32-true",
+        "cpu": "AVX2, native bf16: no",
         "validations": [
             {"step": 50, "minutes": 20.0, "during_fit": True, "val/exact": 0.5},
             {"step": 100, "minutes": 30.04, "during_fit": True, "val/exact": 0.95},
@@ -285,8 +289,10 @@ def test_the_benchmark_table_shows_each_time_to_score_with_its_curve():
         ],
     }
     lines = "\n".join(_time_to_score_lines({"sums": sums, "java": java, "broken": {"error": ["boom"]}}))
-    assert "| **30.0 min** (step 100) | 50: 20.0 min, 0.50; 100: 30.0 min, 0.95 |" in lines
-    assert "not reached (46.0 min, 250 steps, gave up at the 45-min limit) | 250: 46.0 min, 0.90 |" in lines
+    assert "| 32-true, AVX2 |" in lines  # the precision and the CPU class of every row
+    assert "| **30.0 min** (step 100) | 6.0 min (20%) | 50: 20.0 min, 0.50; 100: 30.0 min, 0.95 |" in lines
+    # A record from before evaluation was timed says so.
+    assert "gave up at the 45-min limit) | not recorded | 250: 46.0 min, 0.90 |" in lines
     assert "0: 5.0 min" not in lines  # the untrained model's score is not part of the curve
     assert "`--validate_before_fit false`" in lines and "failed: ['boom']" in lines
     assert _time_to_score_lines({}) == []
