@@ -174,9 +174,9 @@ def _compiles(tmp: str, source: str) -> bool:
 def call_results(
     snippets: list[str], plans: list[Calls | None], timeout_ms: int = 2000
 ) -> list[list[tuple[str, str]] | None]:
-    """For each snippet, what each call of its plan returned (`String.valueOf`, "null" for void) and
-    printed (UTF-8), or None: no plan, not the plan's shape (one method; a field, a getter and a setter),
-    does not compile, throws, or a call runs past `timeout_ms`."""
+    """For each snippet, what each call of its plan returned ("=" and `String.valueOf` of the value,
+    "=null" for void) and printed (UTF-8), or None: no plan, not the plan's shape (one method; a field,
+    a getter and a setter), does not compile, throws, or a call runs past `timeout_ms`."""
     results: list[list[tuple[str, str]] | None] = [None] * len(snippets)
     candidates = [i for i, plan in enumerate(plans) if plan is not None and fits(snippets[i], plan)]
     if not candidates:
