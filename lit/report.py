@@ -17,7 +17,7 @@ from modules.confidence import wilson_interval
 from modules.errors import UserInputError
 
 METRIC_FILES = ("metrics.jsonl", "metrics.csv")
-HIGHER_IS_BETTER = ("accuracy", "exact", "compile_rate", "parse_rate")
+HIGHER_IS_BETTER = ("accuracy", "exact", "compile_rate", "runs_right", "prints_right", "parse_rate")
 NOT_TASK_METRICS = ("loss", "ppl", "lr", "tokens_per_s", "peak_memory_gib", "epoch", "distinct")
 # Metrics that are the share of generations with a yes/no outcome: quoted with a 95% interval over the
 # set's distinct items (`<set>/distinct`, logged by `modules.evaluation`).
@@ -25,6 +25,7 @@ PROPORTIONS = (
     "exact",
     "accuracy",
     "compile_rate",
+    "runs_right",
     "prints_right",
     "parse_rate",
     "hit_limit",

@@ -48,9 +48,9 @@ def test_tiny_java_configs_fit(config, tmp_path):
     assert cli.trainer.state.finished and torch.isfinite(metrics["val/loss"])
     assert torch.isclose(metrics["val/ppl"], metrics["val/loss"].exp())
     if "instruct" in config:
-        assert {"val/accuracy", "val_seen/accuracy"} <= set(metrics)
+        assert {"val/accuracy", "val_seen/accuracy", "val_phrasing/accuracy"} <= set(metrics)
         if shutil.which("javac"):
-            assert "val/compile_rate" in metrics
+            assert {"val/compile_rate", "val/runs_right", "val_phrasing/runs_right"} <= set(metrics)
 
 
 def test_a_checkpoint_brings_its_weights_but_the_command_chooses_how_to_decode(tmp_path):

@@ -1,11 +1,22 @@
 """Print instructions as people write them: accented words, punctuation, digits, mixed case."""
 
 import random
+import re
 
 from datamodules.java import generate_java_instructions
-from datamodules.java.messages import method_name, render_message, split_accented, to_ascii, write_message
+from datamodules.java.families import FAMILIES, make_example
+from datamodules.java.javac import compile_snippets
+from datamodules.java.messages import (
+    load_accented_words,
+    method_name,
+    render_message,
+    split_accented,
+    to_ascii,
+    write_message,
+)
 from datamodules.java.run import printed_outputs
 from datamodules.java.vocabulary import HELD_OUT_ACCENTED, TRAIN_ACCENTED
+from datamodules.java.words import ENGLISH, JAVA_KEYWORDS, SPANISH, load_word_list
 from tests.helpers import needs_javac
 
 
@@ -58,7 +69,7 @@ def test_held_out_message_words_never_reach_a_training_prompt():
     words = lambda examples: {w.lower().strip('"¡!¿?.,:()-') for e in examples for w in e["prompt"].split()}  # noqa: E731
     unseen = set(HELD_OUT_ACCENTED) & words(held_out)
     assert len(unseen) > 30 and not unseen & words(train)
-    assert 0.25 < sum('prints "' in e["prompt"] or 'imprime "' in e["prompt"] for e in train) / 3000
+    assert 0.25 < sum('"' in e["prompt"] for e in train) / 3000  # a print instruction quotes its message
 
 
 @needs_javac
@@ -76,7 +87,9 @@ def test_every_message_method_compiles_and_prints_its_message():
 def test_the_data_module_adds_message_sets_scored_on_held_out_words_only():
     from datamodules.java import JavaInstructDataModule
 
-    data = JavaInstructDataModule(num_examples=400, message_fraction=0.5, num_message_examples=40)
+    data = JavaInstructDataModule(
+        num_examples=400, message_fraction=0.5, num_message_examples=40, num_phrasing_examples=0
+    )
     assert data.task.eval_sets == {
         "validate": ["val", "val_seen", "val_messages"],
         "test": ["test", "test_messages"],
@@ -87,4 +100,51 @@ def test_the_data_module_adds_message_sets_scored_on_held_out_words_only():
             e["completion"].startswith("public static void ") for e in examples
         )
     assert data.generate_examples("val_messages") != data.generate_examples("test_messages")
-    assert JavaInstructDataModule().task.eval_sets == {"validate": ["val", "val_seen"], "test": ["test"]}
+    assert JavaInstructDataModule(num_phrasing_examples=0).task.eval_sets == {
+        "validate": ["val", "val_seen"],
+        "test": ["test"],
+    }
+
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A method's head, at the start of a line: its name (anything up to the parenthesis, so a name with a
+# space or an accent is caught) and its parameters.
+DECLARED = re.compile(r"^(?:(?:public|private|static)\s+)*\w+[ \t]+([^(\n]*?)\s*\(([^)]*)\)\s*\{", re.M)
+
+
+def declared_names(code: str) -> list[str]:
+    names = []
+    for name, parameters in DECLARED.findall(code):
+        names += [name] + [p.split()[-1] for p in parameters.split(",") if p.strip()]
+    return names
+
+
+def test_every_name_a_reference_declares_is_an_ascii_java_identifier_whatever_the_words():
+    """Every word the task can draw (the bundled lists, the task's own, the accented message words) in every
+    family, and messages with accents, punctuation, digits and a leading digit: names stay legal ASCII."""
+    words = sorted(set(load_word_list("english") + load_word_list("spanish") + ENGLISH + SPANISH))
+    accented = load_accented_words()
+    rng = random.Random(0)
+    codes = [
+        make_example(f, [w, "apple"][:n], "en")["completion"] for w in words for f, (n, _) in FAMILIES.items()
+    ]
+    for word in accented:
+        for lang in ("en", "es"):
+            codes.append(render_message([word, rng.choice(accented)], lang, rng)[1])
+    odd = ["¡Caleidoscopio Pangolín!", "42 niños", "¿?", "2026", "año 1º", "Ærø - λόγος", "x_y z!"]
+    codes += [f'public static void {method_name("print", m)}() {{ System.out.println("{m}"); }}' for m in odd]
+    for code in codes:
+        names = declared_names(code)
+        assert names and all(IDENTIFIER.fullmatch(n) and n not in JAVA_KEYWORDS for n in names), code
+    assert method_name("print", "¡Caleidoscopio Pangolín!") == "printCaleidoscopioPangolin"
+
+
+@needs_javac
+def test_a_sample_of_those_references_compiles():
+    rng = random.Random(1)
+    words = rng.sample(load_word_list("english") + load_word_list("spanish"), 40)
+    codes = [
+        make_example(f, [w, "apple"][:n], "es")["completion"] for w in words for f, (n, _) in FAMILIES.items()
+    ]
+    codes += [render_message([w, "río"], "en", rng)[1] for w in load_accented_words()]
+    assert all(compile_snippets(codes))

@@ -120,3 +120,24 @@ def test_prints_right_counts_a_method_that_prints_its_reference_text_exactly():
         ["public static int f() { return 1; }"], ["public static int f(int x) { return x; }"]
     )
     assert "prints_right" not in without_prints.compute()
+
+
+@needs_javac
+def test_runs_right_scores_what_a_method_does_not_how_it_is_written():
+    total = make_example("sum", ["apple", "river"], "es")["completion"]
+    prints = make_example("print", ["apple", "river"], "en")["completion"]
+    metric = JavaMetrics()
+    metric.update(
+        [
+            "public static int suma(int x, int y) { return y + x; }",  # another name and body, right
+            total.replace("apple + river", "apple + 1"),  # compiles, wrong
+            "",
+            prints,
+        ],
+        [total, total, total, prints],
+    )
+    values = metric.compute()
+    assert torch.isclose(values["runs_right"], torch.tensor(2 / 4))
+    assert torch.isclose(values["prints_right"], torch.tensor(1.0))  # over the one print instruction
+    assert torch.isclose(values["accuracy"], torch.tensor(1 / 4))
+    assert torch.isclose(values["compile_rate"], torch.tensor(3 / 4))

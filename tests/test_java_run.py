@@ -1,17 +1,21 @@
-"""Running generated print methods: what they print, and every way a generation can fail to."""
+"""Running generated methods: what they return and print, and every way a generation can fail to."""
 
-from datamodules.java.run import is_runnable, printed_outputs
+import time
+
+from datamodules.java.run import Calls, call_results, fits, printed_outputs
 from tests.helpers import needs_javac
 
 PRINTS = 'public static void printHola() {\n    System.out.println("¡Hola, Vórtice 42!");\n}'
 
 
-def test_runnable_means_one_static_method_without_parameters():
-    assert is_runnable(PRINTS)
-    assert not is_runnable("public static void f(int x) { System.out.println(x); }")
-    assert not is_runnable('public void f() { System.out.println("x"); }')  # not static: needs an object
-    assert not is_runnable("")
-    assert not is_runnable("public static void f() {} public static void g() {}")
+def test_a_snippet_runs_when_it_has_the_shape_its_calls_need():
+    once, property = Calls(((),)), Calls(((1,),), set_then_get=True)
+    assert fits(PRINTS, once) and fits("public static void f(int x) { System.out.println(x); }", once)
+    assert fits('public void f() { System.out.println("x"); }', once)  # an instance method: run on an object
+    assert not fits("", once) and not fits("public static void f() {} public static void g() {}", once)
+    assert not fits("public static void f() { System.exit(0); }", once)  # would end every later call
+    getter_setter = "private int a;\npublic int getA() { return a; }\npublic void setA(int a) { this.a = a; }"
+    assert fits(getter_setter, property) and not fits(getter_setter, once) and not fits(PRINTS, property)
 
 
 @needs_javac
@@ -33,6 +37,42 @@ def test_printed_outputs_reads_what_each_method_prints_and_none_for_what_cannot_
     assert printed[:4] == ["¡Hola, Vórtice 42!\n", "¡Hola, Vórtice 42!\n", "¡Hola, Vortice 42!\n", "ñandúß"]
     assert printed[4:10] == [None] * 6
     assert printed[10] == "λ\n"
+
+
+@needs_javac
+def test_call_results_give_what_each_call_returns_and_prints_and_none_for_any_failure():
+    pairs = Calls(((2, 3), (7, -4)))
+    snippets = [
+        "public static int sumAB(int a, int b) { return a + b; }",
+        "public int otro(int x, int y) { System.out.print(x); return y + x; }",  # prints too; an instance
+        "public static int s(int a, int b) { return 10 / (a - 2); }",  # throws on (2, 3)
+        "public static long big(int a, int b) { return (long) a * b; }",
+        "public static int late(int a, int b) { while (a > 0) { } return b; }",  # never returns on (2, 3)
+        'public static String hi(String x) { return "Hola, " + x + "!"; }',
+        "private int f;\npublic int getF() { return f; }\npublic void setF(int f) { this.f = f * 2; }",
+    ]
+    plans = [pairs] * 5 + [Calls((("ñandú",), ("",)))] + [Calls(((7,), (-3,)), set_then_get=True)]
+    results = call_results(snippets, plans, timeout_ms=500)
+    assert results[0] == [("=5", ""), ("=3", "")]
+    assert results[1] == [("=5", "2"), ("=3", "7")]
+    assert results[2] is None and results[4] is None
+    assert results[3] == [("=6", ""), ("=-28", "")]
+    assert results[5] == [("=Hola, ñandú!", ""), ("=Hola, !", "")]
+    assert results[6] == [("=14", ""), ("=-6", "")]  # set, then get: the value got back
+
+
+@needs_javac
+def test_a_method_that_never_returns_costs_its_time_limit_not_the_run():
+    spins = [
+        f"public static int spin{k}(int a) {{ while (true) {{ System.out.print(a); }} }}" for k in range(3)
+    ]
+    plans = [Calls(((1,), (2,)))] * 4
+    start = time.monotonic()
+    results = call_results(
+        [*spins, "public static int twice(int a) { return 2 * a; }"], plans, timeout_ms=300
+    )
+    assert results == [None, None, None, [("=2", ""), ("=4", "")]]  # nothing spilled from the loops
+    assert time.monotonic() - start < 20  # each loop stopped after its first call's 0.3 s
 
 
 def test_the_java_tests_fail_in_ci_without_a_jdk_and_skip_elsewhere(tmp_path):

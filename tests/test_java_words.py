@@ -4,8 +4,9 @@ import re
 
 import pytest
 
-from datamodules.java.families import FAMILIES, make_example
+from datamodules.java.families import FAMILIES
 from datamodules.java.instruct import JavaInstructDataModule, generate_java_instructions
+from datamodules.java.phrasings import templates
 from datamodules.java.words import HELD_OUT_WORDS_EN, HELD_OUT_WORDS_ES, TRAIN_WORDS_EN, TRAIN_WORDS_ES
 from tests.helpers import ROOT
 
@@ -80,10 +81,11 @@ def test_respelled_words_are_those_a_capital_splits_differently_and_training_can
     focus = set(respelled_words(vocabulary, gpt2))
     assert 0.1 < len(focus) / len(vocabulary) < 0.5
 
-    rendered = [
-        make_example(f, ["qqq", "zzz"][:n], lang)["prompt"]
-        for f, (n, _) in FAMILIES.items()
+    rendered = [  # every training wording of every family
+        template.format(**render(["qqq", "zzz"][:n], lang)[0])
+        for f, (n, render) in FAMILIES.items()
         for lang in ("en", "es")
+        for template in templates(f, lang, "train")
     ]
     template = {w for prompt in rendered for w in re.findall(r"[a-z]+", prompt.lower())}
 

@@ -32,6 +32,7 @@ def generate_java_instructions(
     respelled: Callable[[str], bool] | None = None,
     respelled_fraction: float = 0.0,
     message_fraction: float = 0.0,
+    phrasing: str = "train",
 ) -> list[dict]:
     """Unique instruction -> method examples.
 
@@ -47,6 +48,8 @@ def generate_java_instructions(
         message_fraction: the share of examples that print a message as people write it
             (`messages.render_message`: accented words, punctuation, digits, mixed case), its words
             half from the accented list, half from the vocabulary, held-out ones for `held_out`.
+        phrasing: which wordings instructions are drawn from (`phrasings.py`): "train", or the held-out
+            "val" or "test" wordings that no training instruction uses.
     """
     vocabulary = word_vocabulary(held_out, extra_words, word_lists, near_words)
     names = families or list(FAMILIES)
@@ -73,7 +76,7 @@ def generate_java_instructions(
 
     def message(lang: Language) -> dict:
         words = [rng.choice(accented if rng.random() < 0.5 else vocabulary) for _ in range(2)]
-        text, code = render_message(words, lang, rng)
+        text, code = render_message(words, lang, rng, phrasing)
         return {"prompt": f"// {text}", "completion": code}
 
     seen, examples = set(), []
@@ -85,7 +88,7 @@ def generate_java_instructions(
         else:
             family = rng.choice(names)
             words = draw(FAMILIES[family][0])
-            example = make_example(family, words, rng.choice(["en", "es"]))
+            example = make_example(family, words, rng.choice(["en", "es"]), rng, phrasing)
         if example["prompt"] not in seen:
             seen.add(example["prompt"])
             examples.append(example)
@@ -97,8 +100,10 @@ def generate_java_instructions(
 class JavaInstructDataModule(PromptCompletionDataModule):
     """Instruction -> Java method, scored by exact match (whitespace-normalised) and javac.
 
-    Validation holds two sets: `val` with held-out words only (what the reference experiment failed on) and
-    `val_seen` with training words in new combinations.
+    Validation holds `val` with held-out words only (what the reference experiment failed on), `val_seen`
+    with training words in new combinations, and `val_phrasing` with held-out words asked in wordings no
+    training instruction uses (`phrasings.py`); `test` and `test_phrasing` likewise, with other wordings.
+    Every set is also scored by running the generated methods (`runs_right`, `JavaMetrics`).
 
     Args:
         num_examples: generated training examples (the reference experiment's improved model used 20,000).
@@ -121,6 +126,9 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         num_message_examples: the size of `val_messages` and `test_messages`, such print
             instructions with held-out words only, scored by running the method (`prints_right`);
             0: no such sets.
+        num_phrasing_examples: the size of `val_phrasing` and `test_phrasing`: held-out words in
+            held-out wordings (each set its own), every family and print messages at the training share
+            (`message_fraction`); 0: no such sets.
         **kwargs: see `PromptCompletionDataModule`.
     """
 
@@ -137,6 +145,7 @@ class JavaInstructDataModule(PromptCompletionDataModule):
         respelled_fraction: float = 0.0,
         message_fraction: float = 0.0,
         num_message_examples: int = 0,
+        num_phrasing_examples: int = 100,
         **kwargs,
     ):
         if (
@@ -151,11 +160,13 @@ class JavaInstructDataModule(PromptCompletionDataModule):
             "test": num_test_examples,
             "val_messages": num_message_examples,
             "test_messages": num_message_examples,
+            "val_phrasing": num_phrasing_examples,
+            "test_phrasing": num_phrasing_examples,
         }
-        messages = num_message_examples > 0
+        messages, phrasings = num_message_examples > 0, num_phrasing_examples > 0
         eval_sets = {
-            "validate": ["val", "val_seen"] + ["val_messages"] * messages,
-            "test": ["test"] + ["test_messages"] * messages,
+            "validate": ["val", "val_seen"] + ["val_messages"] * messages + ["val_phrasing"] * phrasings,
+            "test": ["test"] + ["test_messages"] * messages + ["test_phrasing"] * phrasings,
         }
         self.own_task = Task(
             eval_sets, metric=partial(JavaMetrics, compile_check=compile_check), score=java_score
@@ -184,10 +195,15 @@ class JavaInstructDataModule(PromptCompletionDataModule):
             "test": 2_600_021,
             "val_messages": 1_700_009,
             "test_messages": 2_300_011,
+            "val_phrasing": 1_800_017,
+            "test_phrasing": 2_400_019,
         }[split]
-        held_out = split in ("val", "test", "val_messages", "test_messages")
+        held_out = split != "train" and split != "val_seen"
         train = split == "train"
-        messages = {"train": self.message_fraction, "val_messages": 1.0, "test_messages": 1.0}.get(split, 0.0)
+        messages = {"val_messages": 1.0, "test_messages": 1.0}.get(split, 0.0)
+        if split in ("train", "val_phrasing", "test_phrasing"):  # as training mixes them: every wording asked
+            messages = self.message_fraction
+        phrasing = {"val_phrasing": "val", "test_phrasing": "test"}.get(split, "train")
         focus = {}
         if train and self.respelled_fraction > 0:
             focus = {
@@ -202,6 +218,7 @@ class JavaInstructDataModule(PromptCompletionDataModule):
             word_lists=self.word_lists if train else (),
             near_words=self.near_words if train else 0,
             message_fraction=messages,
+            phrasing=phrasing,
             **focus,
         )
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Collection
 from pathlib import Path
 
+from datamodules.java.phrasings import templates
 from datamodules.overlap import fold
 
 ACCENTED_FILE = Path(__file__).parent / "message_words" / "accented.txt"
@@ -80,11 +81,12 @@ def method_name(verb: str, message: str) -> str:
     return verb + "".join(p[:1].upper() + p[1:] for p in parts if p)
 
 
-def render_message(words: list[str], lang: str, rng: random.Random) -> tuple[str, str]:
-    """(instruction, method) for a message made of `words`."""
+def render_message(
+    words: list[str], lang: str, rng: random.Random, phrasing: str = "train"
+) -> tuple[str, str]:
+    """(instruction, method) for a message made of `words`, worded as a print instruction of the
+    `phrasing` group ("train", "val" or "test": `phrasings.py`)."""
     message = write_message(words, rng)
-    if lang == "en":
-        text, name = f'A function that prints "{message}"', method_name("print", message)
-    else:
-        text, name = f'Una función que imprime "{message}"', method_name("imprime", message)
+    name = method_name("print" if lang == "en" else "imprime", message)
+    text = rng.choice(templates("print", lang, phrasing)).format(message=message)
     return text, f'public static void {name}() {{\n    System.out.println("{message}");\n}}'

@@ -7,8 +7,8 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torchmetrics import Metric
 
+from datamodules.java.behaviour import PRINTS, plan_for, runs_right
 from datamodules.java.javac import compile_snippets, javac_available, members
-from datamodules.java.run import is_runnable, printed_outputs
 
 
 def normalize_code(code: str) -> str:
@@ -27,23 +27,25 @@ class JavaMetrics(Metric):
     with a body for most instructions, a field with its getter and setter for one family; and javac
     accepts it).
 
-    `prints_right`, over the examples whose reference is a method without parameters (the print
-    instructions): the generated method, called, prints exactly what the reference prints
-    (`run.printed_outputs`): accents, punctuation and case included, whatever the method's name.
+    `runs_right`, over the examples whose reference can be called (every family of the task): the
+    generated method, called on its reference's inputs, returns and prints what the reference does
+    (`behaviour.runs_right`), whatever its name; a method that compiles but computes something else scores
+    0. `prints_right` is the same over the print instructions alone (the reference takes no arguments):
+    what it prints, accents, punctuation and case included.
 
-    Generations wait until `compute`, then compile (and run) in one javac run per process before the
-    counts reduce across processes. Without javac, `compile_rate` and `prints_right` are left out,
-    with one warning.
+    Generations wait until `compute`, then compile (and run) in one javac and one JVM run per process
+    before the counts reduce across processes. Without javac, `compile_rate`, `runs_right` and
+    `prints_right` are left out, with one warning.
 
     Args:
-        compile_check: measure `compile_rate` and `prints_right`.
+        compile_check: measure `compile_rate`, `runs_right` and `prints_right`.
     """
 
     full_state_update = False
 
     def __init__(self, compile_check: bool = True, **kwargs):
         super().__init__(**kwargs)
-        for name in ("correct", "compiled", "count", "printing", "printed_right"):
+        for name in ("correct", "compiled", "count", "runnable", "ran_right", "printing", "printed_right"):
             self.add_state(name, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
         self.compile_check = compile_check and javac_available()
         if compile_check and not self.compile_check:
@@ -65,12 +67,14 @@ class JavaMetrics(Metric):
                 ok and bool(members(output)) and members(output) == members(reference)
                 for ok, (output, reference) in zip(compiled, self._pending)
             )
-            printing = [(output, reference) for output, reference in self._pending if is_runnable(reference)]
-            if printing:
-                printed = printed_outputs([o for o, _ in printing] + [r for _, r in printing])
-                generated, expected = printed[: len(printing)], printed[len(printing) :]
-                self.printing += len(printing)
-                self.printed_right += sum(g is not None and g == e for g, e in zip(generated, expected))
+            scores = runs_right(outputs, [reference for _, reference in self._pending])
+            for score, (_, reference) in zip(scores, self._pending):
+                if score is not None:
+                    self.runnable += 1
+                    self.ran_right += int(score)
+                    if plan_for(reference) == PRINTS:  # a print instruction: one call, no arguments
+                        self.printing += 1
+                        self.printed_right += int(score)
             self._pending = []
 
     def sync(self, *args, **kwargs) -> None:
@@ -83,7 +87,9 @@ class JavaMetrics(Metric):
         values = {"accuracy": self.correct.float() / count}
         if self.compile_check:
             values["compile_rate"] = self.compiled.float() / count
-            if self.printing > 0:  # a set without print instructions has nothing to run
+            if self.runnable > 0:  # a set of instructions none can call has nothing to run
+                values["runs_right"] = self.ran_right.float() / self.runnable.float()
+            if self.printing > 0:
                 values["prints_right"] = self.printed_right.float() / self.printing.float()
         return values
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from datamodules.java.families import FAMILIES, make_example
+from datamodules.java.families import FAMILIES
 from datamodules.java.messages import load_accented_words, render_message, split_accented, to_ascii
+from datamodules.java.phrasings import GROUPS, templates
 from datamodules.java.words import (
     ENGLISH,
     HELD_OUT_WORDS_EN,
@@ -26,16 +27,16 @@ from datamodules.overlap import words_as_read
 
 def template_words() -> set[str]:
     """The words instructions and methods write whatever words they draw (`overlap.words_as_read`): every
-    family's and the print messages' templates, in both languages. Training reads them all, so no held-out
-    word may be one."""
+    family's and the print messages' wordings, trained and held out, in both languages. No held-out word
+    may be one: training reads the trained wordings, and a held-out wording's words must not be the
+    held-out words a set is scored on."""
     stand_ins = ["qxa", "qxb", "qxc"]  # drawn words no template holds
-    texts = [
-        t
-        for family in FAMILIES
-        for lang in ("en", "es")
-        for t in make_example(family, stand_ins[: FAMILIES[family][0]], lang).values()
-    ]
-    texts += [t for lang in ("en", "es") for t in render_message(stand_ins[:2], lang, random.Random(0))]
+    texts = []
+    for family, (count, render) in FAMILIES.items():
+        for lang in ("en", "es"):
+            slots, code = render(stand_ins[:count], lang)
+            texts += [code] + [t.format(**slots) for group in GROUPS for t in templates(family, lang, group)]
+            texts += render_message(stand_ins[:2], lang, random.Random(0))
     return set().union(*map(words_as_read, texts)) - set(stand_ins)
 
 
