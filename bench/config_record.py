@@ -7,6 +7,8 @@
 Runs `lit fit` with a CSV logger (and `lit test` on its last checkpoint with `--test`), then records every
 logged held-out metric by step, the distinct items of each set, minutes, training tokens and peak memory,
 with the commands, commit, CPU class and precision. `python -m bench.tables` turns it into tables.
+`--ckpt_path` scores a checkpoint made before instead (`lit validate`, and `lit test` with `--test`): a
+model trained by an earlier config, on today's sets, is the "before" of a before/after table.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def held_out_rows(metrics_csv: Path, prefixes: tuple[str, ...]) -> list[dict]:
     return [rows[step] for step in sorted(rows)]
 
 
-def run(config: str, test: bool, extra: list[str]) -> dict:
+def run(config: str, test: bool, extra: list[str], ckpt_path: str | None = None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="config_record_"))
     logged = [
         "--trainer.logger",
@@ -46,7 +48,7 @@ def run(config: str, test: bool, extra: list[str]) -> dict:
         "false",
     ]
     fit = [
-        "fit",
+        "validate" if ckpt_path else "fit",
         "--config",
         config,
         *logged,
@@ -54,11 +56,12 @@ def run(config: str, test: bool, extra: list[str]) -> dict:
         str(work / "fit"),
         "--trainer.default_root_dir",
         str(work / "fit"),
+        *(["--ckpt_path", ckpt_path] if ckpt_path else []),
         *extra,
     ]
     start = time.perf_counter()
     cli = cli_main(fit)
-    minutes = {"fit": round((time.perf_counter() - start) / 60, 1)}
+    minutes = {fit[0]: round((time.perf_counter() - start) / 60, 1)}
     sets = cli.datamodule.task.eval_sets
     [throughput] = [c for c in cli.trainer.callbacks if isinstance(c, TokenThroughput)]
     record = {
@@ -66,20 +69,21 @@ def run(config: str, test: bool, extra: list[str]) -> dict:
         "commit": commit(),
         "cpu": cpu_description(),
         "precision": str(cli.trainer.precision),
-        "seed": cli.config["fit"].get("seed_everything"),
+        "seed": cli.config[fit[0]].get("seed_everything"),
         # A held-out figure counts distinct prompts as the model reads them (a set may repeat one).
         "distinct_items": {
             name: len({tuple(item["prompt_ids"]) for item in cli.datamodule.prepare_split(name)})
             for name in sets["validate"] + (sets["test"] if test else [])
         },
         "minutes": minutes,
-        "training_tokens": throughput._total_tokens,
+        "training_tokens": getattr(throughput, "_total_tokens", 0),  # none when scoring a checkpoint
+        "ckpt_path": ckpt_path,
         "validation": held_out_rows(
             next((work / "fit").rglob("metrics.csv")), tuple(f"{s}/" for s in sets["validate"])
         ),
     }
     if test:
-        [last] = list((work / "fit").rglob("last.ckpt"))
+        [last] = [ckpt_path] if ckpt_path else list((work / "fit").rglob("last.ckpt"))
         command = [
             "test",
             "--config",
@@ -110,10 +114,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("config")
     parser.add_argument("--test", action="store_true", help="also `lit test` on the last checkpoint, once")
     parser.add_argument("--out", required=True, help="the record (JSON)")
+    parser.add_argument("--ckpt_path", help="score this checkpoint (validate, and test with --test), no fit")
     argv = sys.argv[1:] if argv is None else argv
     split = argv.index("--") if "--" in argv else len(argv)  # after `--`: extra `lit fit` arguments
     options = parser.parse_args(argv[:split])
-    record = run(options.config, options.test, argv[split + 1 :])
+    record = run(options.config, options.test, argv[split + 1 :], options.ckpt_path)
     Path(options.out).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in record.items() if k not in ("validation", "test")}, indent=1))
     return record
