@@ -39,6 +39,16 @@ def build_task_data(spec: PromptCompletionDataModule | dict | None, chat_templat
     return kind(**{**(spec.get("init_args") or {}), **shared})
 
 
+def task_record(task: PromptCompletionDataModule | dict, shared: dict) -> dict:
+    """The task's data module as {"class_path", "init_args"} with plain values, the shared settings in."""
+    if isinstance(task, dict):
+        init_args = {**(task.get("init_args") or {}), **shared}
+        return {"class_path": task["class_path"], "init_args": init_args}
+    kind = type(task)
+    init_args = {k: v for k, v in task.hparams.items() if not k.startswith("_")}
+    return {"class_path": f"{kind.__module__}.{kind.__qualname__}", "init_args": {**init_args, **shared}}
+
+
 class PreferenceDataModule(L.LightningDataModule):
     """(prompt, chosen, rejected) pairs to train on; a task's held-out sets to score.
 
@@ -47,8 +57,9 @@ class PreferenceDataModule(L.LightningDataModule):
             `model.model` (and given to `task`, so the two always render alike).
         train_file: the pairs: JSONL, JSON, CSV, Parquet, a `save_to_disk` folder or a `datasets` name
             (`datamodules.records`); plain strings, or conversational (prompt: a list of turns).
-        task: the task whose rendering the pairs follow and whose `val`/`test` sets evaluate the model (a
-            data module, e.g. `datamodules.SumsDataModule`); None: no evaluation, plain pairs rendered with
+        task: the task whose rendering the pairs follow and whose `val`/`test` sets evaluate the model: its
+            data module as `{class_path: datamodules.SumsDataModule, init_args: {...}}` (built here, with
+            this module's tokenizer), or a data module object; None: no evaluation, pairs rendered with
             `chat_template`.
         batch_size: pairs per training batch (each a chosen and a rejected row: twice the rows).
         max_length: longest pair side in tokens; longer pairs keep the prompt's end and the responses'
@@ -63,7 +74,7 @@ class PreferenceDataModule(L.LightningDataModule):
         self,
         tokenizer: str = "smollm2-135m-instruct",
         train_file: str | None = None,
-        task: PromptCompletionDataModule | dict[str, Any] | None = None,
+        task: dict[str, Any] | None = None,
         batch_size: int = 8,
         max_length: int = 256,
         chat_template: bool | str | None = None,
@@ -80,11 +91,7 @@ class PreferenceDataModule(L.LightningDataModule):
         self.evaluates = task is not None
         self.save_hyperparameters(ignore=["task"])
         if task is not None:  # plain values: checkpoints load with weights_only, `lit export` rebuilds it
-            kind = type(self.task_data)
-            init_args = {k: v for k, v in self.task_data.hparams.items() if not k.startswith("_")}
-            init_args.update(shared)
-            class_path = f"{kind.__module__}.{kind.__qualname__}"
-            self.hparams["task"] = {"class_path": class_path, "init_args": init_args}
+            self.hparams["task"] = task_record(task, shared)
         self.train_file = train_file
         self.batch_size = batch_size
         self.max_length = max_length
