@@ -82,8 +82,6 @@ class PreferenceDataModule(L.LightningDataModule):
         trust_remote_code: bool = False,
     ):
         super().__init__()
-        if train_file is None:
-            raise DataError("PreferenceDataModule needs `train_file`: {prompt, chosen, rejected} records")
         shared = {"tokenizer": tokenizer, "trust_remote_code": trust_remote_code}
         self.task_data = build_task_data(task, chat_template, **shared)
         # The pairs render as the task does, both with the model's tokenizer: said once (the link).
@@ -109,6 +107,8 @@ class PreferenceDataModule(L.LightningDataModule):
 
     def read_pairs(self) -> list[dict]:
         """Every record read, checked and tokenized; the first bad one raises DataError naming it."""
+        if self.train_file is None:
+            raise DataError("PreferenceDataModule needs `train_file`: {prompt, chosen, rejected} records")
         renderer, pairs = self.task_data, []
         renderer.ready_tokenizer()
         for record, where in iter_records(self.train_file, "train"):
