@@ -181,3 +181,15 @@ def test_a_bad_preference_file_is_one_line_naming_file_and_record(tmp_path):
     assert message == [
         f"lit: error: {bad}:2: 'chosen' and 'rejected' are the same response; a pair needs two"
     ]
+
+
+def test_pairs_without_a_task_train_reference_free_with_no_evaluation(tmp_path):
+    """No task: the pairs render with the tokenizer's chat template and nothing is scored; SimPO has no
+    reference, so its first step is not log 2."""
+    no_task = ["--data.init_args.task", "null", "--model.init_args.preference.loss_type", "simpo"]
+    cli = cli_main(dpo_args(tmp_path, *no_task))
+    assert cli.trainer.global_step == 6
+    rows = logged(tmp_path)
+    assert not [r for r in rows if any(k.startswith("val/") and v for k, v in r.items())]
+    first = next(r for r in rows if r.get("train/loss"))
+    assert abs(float(first["train/loss"]) - 0.6931) > 1e-2 and float(first["train/rewards_chosen"]) < 0
