@@ -25,7 +25,7 @@ from modules.loading import accelerator_of, load_causal_lm
 from modules.loss import loss_at_positions, loss_in_row_pieces, packed_row_kwargs
 from modules.non_finite import NonFiniteGuard
 from modules.peft_config import LoraArgs, QuantArgs
-from modules.preference import PreferenceArgs, PreferenceObjective
+from modules.preference import PreferenceArgs, PreferenceObjective, check_strategy
 from modules.task import task_of
 from modules.tokenizer import load_tokenizer
 
@@ -147,6 +147,8 @@ class CausalLM(L.LightningModule):
             return
         trainer = self.trainer if self._trainer is not None else None
         device = trainer.strategy.root_device if trainer is not None else None
+        if self.objective is not None and trainer is not None:
+            check_strategy(trainer.strategy)
         model = load_causal_lm(
             self.source,
             quantization=self.quantization,

@@ -23,6 +23,7 @@ from typing import Literal
 
 import torch
 
+from modules.errors import UserInputError
 from modules.preference_loss import REFERENCE_FREE, PreferenceOutput, preference_loss, sequence_logps
 
 
@@ -39,6 +40,21 @@ class PreferenceArgs:
     beta: float = 0.1
     loss_type: Literal["sigmoid", "simpo"] = "sigmoid"
     gamma: float = 0.5
+
+
+# Strategies that shard the weights: the reference pass (adapter disabled or swapped, a whole-model copy) is
+# written for weights each process holds whole, and untested there.
+SHARDING = ("FSDP", "DeepSpeed", "ModelParallel")
+
+
+def check_strategy(strategy) -> None:
+    """Preference tuning runs on one device or with DDP; a sharding strategy is refused before loading."""
+    name = type(strategy).__name__
+    if any(kind in name for kind in SHARDING):
+        raise UserInputError(
+            f"preference tuning runs on one device or with DDP, not with {name}: the reference model "
+            "pass expects each process to hold the whole model"
+        )
 
 
 @contextmanager

@@ -193,3 +193,16 @@ def test_gradient_reaches_the_adapter_only_and_the_reference_pass_has_none(tmp_p
     trainable = {n for n, p in module.model.named_parameters() if p.requires_grad}
     assert with_grad and with_grad <= trainable and all("lora_" in n for n in with_grad)
     assert module.model.training  # the reference pass ran in eval mode and gave training mode back
+
+
+def test_sharding_strategies_are_refused_before_loading():
+    """FSDP and DeepSpeed hold parts of the weights per process; the reference pass expects them whole."""
+    from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, FSDPStrategy
+
+    from modules.errors import UserInputError
+    from modules.preference import check_strategy
+
+    check_strategy(DDPStrategy())
+    for kind in (FSDPStrategy, DeepSpeedStrategy):
+        with pytest.raises(UserInputError, match="one device or with DDP"):
+            check_strategy(kind.__new__(kind))
