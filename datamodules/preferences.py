@@ -10,6 +10,7 @@ tuning is the task's own. The model reads the task (`modules.task`) from here as
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -23,6 +24,11 @@ from datamodules.prompt_completion import PromptCompletionDataModule
 from datamodules.records import DataError, iter_records
 from datamodules.resumable import ResumableLoader, default_seed
 from modules.task import Task
+
+
+def looks_like_a_file(source: str) -> bool:
+    """A path with a data file's suffix (not a `datasets` name such as "org/name:split")."""
+    return Path(source).suffix in (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 
 
 def build_task_data(spec: PromptCompletionDataModule | dict | None, chat_template, **shared):
@@ -109,6 +115,11 @@ class PreferenceDataModule(L.LightningDataModule):
         """Every record read, checked and tokenized; the first bad one raises DataError naming it."""
         if self.train_file is None:
             raise DataError("PreferenceDataModule needs `train_file`: {prompt, chosen, rejected} records")
+        if looks_like_a_file(self.train_file) and not Path(self.train_file).expanduser().exists():
+            raise DataError(
+                f"Preference file {self.train_file!r} does not exist: write one from a checkpoint with "
+                f"`python -m lit data preferences --ckpt CKPT --out {self.train_file}` (docs/preferences.md)"
+            )
         renderer, pairs = self.task_data, []
         renderer.ready_tokenizer()
         for record, where in iter_records(self.train_file, "train"):

@@ -110,3 +110,9 @@ def test_pairs_render_as_the_tasks_sft_examples_and_long_ones_keep_prompt_end_an
     batch = data.collate(data.pairs)
     assert batch["chosen_rows"] == 2 and batch["input_ids"].shape[0] == 4  # [chosen; rejected]
     assert data.task.eval_sets == task.task.eval_sets  # evaluation is the task's
+
+
+def test_a_missing_preference_file_says_how_to_write_one(tmp_path):
+    missing = tmp_path / "pairs.jsonl"
+    with pytest.raises(DataError, match=r"does not exist: write one .* `python -m lit data preferences"):
+        read(missing)
