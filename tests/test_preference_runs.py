@@ -193,3 +193,18 @@ def test_pairs_without_a_task_train_reference_free_with_no_evaluation(tmp_path):
     assert not [r for r in rows if any(k.startswith("val/") and v for k, v in r.items())]
     first = next(r for r in rows if r.get("train/loss"))
     assert abs(float(first["train/loss"]) - 0.6931) > 1e-2 and float(first["train/rewards_chosen"]) < 0
+
+
+def test_a_conversation_becomes_a_conversational_pair_and_wrong_follows_the_rule():
+    from lit.data.preferences import is_wrong, pair_record
+
+    turns = [{"role": "user", "content": "3 es igual a"}, {"role": "assistant", "content": "tres"}]
+    record = pair_record({"messages": turns}, {"messages": turns[:1]}, "dos")
+    assert record == {
+        "prompt": turns[:1],
+        "chosen": [{"role": "assistant", "content": "tres"}],
+        "rejected": [{"role": "assistant", "content": "dos"}],
+    }
+    assert is_wrong("differs", " dos ", "tres", None) and not is_wrong("differs", " tres", "tres", None)
+    assert is_wrong("error", "x", "y", 2.0) and not is_wrong("error", "x", "y", 0.0)  # an error: 0 is right
+    assert is_wrong("below-one", "x", "y", 0.5) and not is_wrong("below-one", "x", "y", 1.0)  # an accuracy
