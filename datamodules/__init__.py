@@ -2,12 +2,14 @@
 prompt -> completion base. Imports run one way: `lit/` -> `datamodules/` -> `modules/`."""
 
 from datamodules.java import JavaCorpusDataModule, JavaInstructDataModule
+from datamodules.preferences import PreferenceDataModule
 from datamodules.prompt_completion import PromptCompletionDataModule
 from datamodules.sums import SumsChatDataModule, SumsDataModule
 
 __all__ = [
     "JavaCorpusDataModule",
     "JavaInstructDataModule",
+    "PreferenceDataModule",
     "PromptCompletionDataModule",
     "SumsChatDataModule",
     "SumsDataModule",

@@ -61,3 +61,21 @@ def pack_batch(items: list[dict]) -> dict:
     }
     batch["logit_positions"] = trained_positions(batch["labels"])  # one row: exactly the trained ones
     return batch
+
+
+def pair_batch(items: list[dict], pad: int) -> dict:
+    """Preference pairs as one batch, padded on the right: the chosen responses' rows first, then the
+    rejected ones in the same order (`chosen_rows` of each), so one forward scores both, as TRL does."""
+    rows = [(i["chosen_ids"], i["chosen_labels"]) for i in items] + [
+        (i["rejected_ids"], i["rejected_labels"]) for i in items
+    ]
+    longest = max(len(ids) for ids, _ in rows)
+    batch = {
+        "input_ids": torch.tensor([ids + [pad] * (longest - len(ids)) for ids, _ in rows]),
+        "labels": torch.tensor([labels + [IGNORE_INDEX] * (longest - len(labels)) for _, labels in rows]),
+        "attention_mask": torch.tensor([[1] * len(ids) + [0] * (longest - len(ids)) for ids, _ in rows]),
+        "chosen_rows": len(items),
+        "pads_right": True,
+    }
+    batch["logit_positions"] = trained_positions(batch["labels"])
+    return batch

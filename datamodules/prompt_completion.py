@@ -140,10 +140,15 @@ class PromptCompletionDataModule(L.LightningDataModule):
         return Task(eval_sets=own.eval_sets, metric=metric, score=score, reference=own.reference)
 
     # ---------------------------------------------------------------- rendering
-    def prepare_split(self, split: str) -> list[dict]:
-        """A split's tokenized examples, read (or generated) and tokenized once."""
+    def ready_tokenizer(self):
+        """The tokenizer, loaded once."""
         if self.tokenizer is None:
             self.tokenizer = load_tokenizer(self.tokenizer_source, trust_remote_code=self.trust_remote_code)
+        return self.tokenizer
+
+    def prepare_split(self, split: str) -> list[dict]:
+        """A split's tokenized examples, read (or generated) and tokenized once."""
+        self.ready_tokenizer()
         if split not in self.datasets:
             self.datasets[split] = self.tokenize_all(self.load_examples(split), split)
         return self.datasets[split]
@@ -215,14 +220,11 @@ class PromptCompletionDataModule(L.LightningDataModule):
         # Special tokens are already in the rendered text; adding them again would double the BOS.
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def tokenize(self, example: dict) -> dict:
-        """Token ids with labels masked on the prompt and a trained EOS ending the completion; a
-        conversation's trained spans are its assistant turns (`tokenize_chat`)."""
-        if "messages" in example:
-            return self.tokenize_chat(example)
-        prompt_text = self.render_prompt(example["prompt"])
+    def encode_pair(self, prompt: str, completion: str) -> tuple[list[int], list[int]]:
+        """(rendered prompt ids, completion ids ending with EOS), uncut: how a completion follows its prompt,
+        for SFT as for preference pairs (`datamodules.preference_pairs`)."""
+        prompt_text = self.render_prompt(prompt)
         prompt_ids = self._encode(prompt_text)
-        completion = example["completion"]
         # The reference experiment's "[/INST] cinco": one space after the prompt unless the template ends in
         # whitespace.
         separator = "" if prompt_text[-1:].isspace() else " "
@@ -234,7 +236,14 @@ class PromptCompletionDataModule(L.LightningDataModule):
         eos = self.tokenizer.eos_token_id
         if eos is None:
             raise DataError(f"tokenizer {self.tokenizer_source!r} has no EOS token to end completions with")
-        completion_ids = completion_ids + [eos]
+        return prompt_ids, completion_ids + [eos]
+
+    def tokenize(self, example: dict) -> dict:
+        """Token ids with labels masked on the prompt and a trained EOS ending the completion; a
+        conversation's trained spans are its assistant turns (`tokenize_chat`)."""
+        if "messages" in example:
+            return self.tokenize_chat(example)
+        prompt_ids, completion_ids = self.encode_pair(example["prompt"], example["completion"])
         input_ids = prompt_ids + completion_ids
         labels = [IGNORE_INDEX] * len(prompt_ids) + completion_ids
         return {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from modules.errors import UserInputError
@@ -9,6 +11,11 @@ from modules.errors import UserInputError
 
 def read_init_weights(path: str, quantized: bool) -> dict:
     """The checkpoint's weights, keyed as the wrapped model's own, and whether it holds only an adapter."""
+    if not Path(path).expanduser().is_file():  # e.g. a later stage run before the stage that writes it
+        raise UserInputError(
+            f"init_weights {path!r} not found: train the run that writes it first (a config that starts "
+            "from a checkpoint names the command at its top)"
+        )
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     adapter_only = bool(checkpoint.get("adapter_only"))
     if not adapter_only and quantized:

@@ -25,6 +25,7 @@ from modules.loading import accelerator_of, load_causal_lm
 from modules.loss import loss_at_positions, loss_in_row_pieces, packed_row_kwargs
 from modules.non_finite import NonFiniteGuard
 from modules.peft_config import LoraArgs, QuantArgs
+from modules.preference import PreferenceArgs, PreferenceObjective, check_strategy
 from modules.task import task_of
 from modules.tokenizer import load_tokenizer
 
@@ -78,6 +79,9 @@ class CausalLM(L.LightningModule):
             loss or generation is estimated larger runs in pieces of rows, with the same loss and the
             same texts. None: half of the memory available when the batch starts (the training state
             is already resident then).
+        preference: train on (chosen, rejected) pairs (`datamodules.PreferenceDataModule`) with DPO or a
+            reference-free loss (`modules.preference`); None: supervised training. Evaluation is the task's
+            either way.
     """
 
     def __init__(
@@ -100,8 +104,11 @@ class CausalLM(L.LightningModule):
         finite_check: str = "auto",
         eval_memory_gib: float | None = None,
         score_every: dict[str, int] | None = None,
+        preference: PreferenceArgs | None = None,
     ):
         super().__init__()
+        if isinstance(preference, dict):
+            preference = PreferenceArgs(**preference)
         if isinstance(quantization, dict):  # from a checkpoint's hyperparameters
             quantization = QuantArgs(**quantization)
         if isinstance(lora, dict):
@@ -109,6 +116,9 @@ class CausalLM(L.LightningModule):
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
         # Plain dicts, so a checkpoint's hyperparameters load with torch.load(weights_only=True).
         self.hparams.update(quantization=quantization and asdict(quantization), lora=lora and asdict(lora))
+        self.hparams.update(preference=preference and asdict(preference))
+        # The reference and the loss of preference batches; fixed in `configure_model` (`modules.preference`).
+        self.objective = PreferenceObjective(preference) if preference is not None else None
         self.source = model
         self.quantization = quantization
         self.lora = lora
@@ -143,6 +153,8 @@ class CausalLM(L.LightningModule):
             return
         trainer = self.trainer if self._trainer is not None else None
         device = trainer.strategy.root_device if trainer is not None else None
+        if self.objective is not None and trainer is not None:
+            check_strategy(trainer.strategy)
         model = load_causal_lm(
             self.source,
             quantization=self.quantization,
@@ -166,6 +178,8 @@ class CausalLM(L.LightningModule):
         keep_trainable_layout(self.linear_4bit)
         # from_pretrained returns eval mode; training starts with dropout on, as Lightning expects.
         self.model = model.train()
+        if self.objective is not None:  # the starting weights are the reference, before any resume restores
+            self.objective.prepare(self.model, lora=self.lora is not None)
         self.tokenizer = load_tokenizer(self.source, trust_remote_code=self.trust_remote_code)
 
     def setup(self, stage: str) -> None:
@@ -205,8 +219,22 @@ class CausalLM(L.LightningModule):
                 "training step; converted back. Something outside lit packed them (modules/cpu_4bit.py)."
             )
 
+    def _preference_loss(self, batch) -> torch.Tensor:
+        """A batch of pairs (`chosen_rows`): the preference loss, with its rewards logged."""
+        if self.objective is None:
+            raise ValueError(
+                "the data are preference pairs but the model trains supervised: "
+                "set model.init_args.preference"
+            )
+        mask = None if batch.get("pads_right") else batch["attention_mask"]  # as in `_loss`
+        positions = batch.get("logit_positions") if self.trained_logits_only else None
+        out = self.objective(self.model, batch, positions, mask)
+        for key, value in out.metrics().items():
+            self.log(f"train/{key}", value, batch_size=batch["chosen_rows"])
+        return out.loss
+
     def training_step(self, batch, batch_idx):
-        loss = self._loss(batch)
+        loss = self._preference_loss(batch) if "chosen_rows" in batch else self._loss(batch)
         self.guard.check_loss(self, loss, batch_idx)
         # In the progress bar where reading it is free (CPU): there it is read back every step, which
         # on a GPU is a device sync; there the logger alone has it, at logging steps.

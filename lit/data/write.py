@@ -31,6 +31,9 @@ def write_main(args: list[str]) -> None:
     tasks.add_parser(
         "inspect", help="show a config's examples as rendered, trained tokens marked (--config FILE)"
     )
+    tasks.add_parser(
+        "preferences", help="pairs from a checkpoint's wrong answers on training prompts (--ckpt, --out)"
+    )
     sums = tasks.add_parser("sums", help="the Spanish sums task")
     sums.add_argument("--num-examples", type=int, default=600)
     sums.add_argument("--seed", type=int, default=0)
