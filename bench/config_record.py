@@ -81,6 +81,10 @@ def run(config: str, test: bool, extra: list[str], ckpt_path: str | None = None)
         "validation": held_out_rows(
             next((work / "fit").rglob("metrics.csv")), tuple(f"{s}/" for s in sets["validate"])
         ),
+        # The training curve as logged (loss, and a preference run's rewards and reward accuracy).
+        "training": held_out_rows(next((work / "fit").rglob("metrics.csv")), ("train/",))
+        if not ckpt_path
+        else [],
     }
     if test:
         [last] = [ckpt_path] if ckpt_path else list((work / "fit").rglob("last.ckpt"))
