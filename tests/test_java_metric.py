@@ -41,6 +41,23 @@ def test_compile_check_on_known_good_and_bad_methods():
     assert torch.isclose(values["compile_rate"], torch.tensor(2 / 3))
 
 
+@needs_javac
+def test_errors_javac_places_on_no_snippet_or_past_the_runs_fail_only_their_own_snippets(monkeypatch):
+    """Many broken generations once made every snippet of a set count as not compiling: errors that
+    cascade past `max_runs`, or that javac reports on no snippet's line, failed the good ones too."""
+    import re
+
+    import datamodules.java.javac as javac
+
+    good = [make_example(f, ["apple", "river"][:n], "en")["completion"] for f, (n, _) in FAMILIES.items()]
+    bad = ["public static int broken( { return 1; }", 'public static int t() {\n    return "x";\n}']
+    snippets = [bad[0], *good[:4], bad[1], *good[4:]]
+    expected = [False] + [True] * 4 + [False] + [True] * (len(good) - 4)
+    assert compile_snippets(snippets, max_runs=0) == expected  # no blaming run: halves settle it
+    monkeypatch.setattr(javac, "ERROR_LINE", re.compile(r"^never$", re.M))  # no error placed
+    assert compile_snippets(snippets) == expected
+
+
 METHODS = [
     'public static void hello() {\n    System.out.println("Hello, World!");\n}',
     # a comment around is fine

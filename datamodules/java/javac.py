@@ -93,16 +93,19 @@ def compile_snippets(snippets: list[str], max_runs: int = 3) -> list[bool]:
 
     All snippets go into one compilation unit, each in its own static nested class; javac's error
     lines map back to snippets. Snippets blamed in one run are dropped and the rest compiled again,
-    so an error that cascades cannot count against a good snippet.
+    so an error that cascades cannot count against a good snippet. Where that does not settle it (errors
+    javac reports on no snippet's line, or still failing after `max_runs`), the rest is compiled in
+    halves until each group compiles or is one snippet: a snippet fails only for its own errors (a set
+    of many broken generations once scored every generation of it as not compiling).
     """
     ok = [braces_balance(s) for s in snippets]
     pending = [i for i, good in enumerate(ok) if good]
     with tempfile.TemporaryDirectory(prefix="lit-javac-") as tmp:
-        for _ in range(max_runs):
-            if not pending:
-                break
+
+        def run(group: list[int]) -> tuple[bool, set]:
+            """Compile `group`; whether javac accepted it, and the snippets its error lines fall in."""
             lines, owner = ["public class Check {"], [None]
-            for i in pending:
+            for i in group:
                 block = [f"static class M{i} {{", *snippets[i].splitlines(), "}"]
                 lines += block
                 owner += [i] * len(block)
@@ -110,22 +113,36 @@ def compile_snippets(snippets: list[str], max_runs: int = 3) -> list[bool]:
             owner.append(None)
             source = Path(tmp) / "Check.java"
             source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            run = subprocess.run(
+            done = subprocess.run(
                 ["javac", "-nowarn", "-Xmaxerrs", "100000", "-encoding", "UTF-8", "-d", ".", source.name],
                 capture_output=True,
                 text=True,
                 cwd=tmp,
             )
-            if run.returncode == 0:
+            blamed = {owner[int(n) - 1] for n in ERROR_LINE.findall(done.stdout + done.stderr)}
+            return done.returncode == 0, blamed - {None}
+
+        def settle(group: list[int]) -> None:
+            accepted, _ = run(group)
+            if accepted:
+                return
+            if len(group) == 1:
+                ok[group[0]] = False
+                return
+            settle(group[: len(group) // 2])
+            settle(group[len(group) // 2 :])
+
+        for _ in range(max_runs):
+            if not pending:
+                return ok
+            accepted, blamed = run(pending)
+            if accepted:
+                return ok
+            if not blamed:  # an error on no snippet's line: settled below
                 break
-            blamed = {owner[int(n) - 1] for n in ERROR_LINE.findall(run.stdout + run.stderr)}
-            blamed.discard(None)
-            if not blamed:  # an error we cannot place: count every pending snippet as failed
-                blamed = set(pending)
             for i in blamed:
                 ok[i] = False
             pending = [i for i in pending if i not in blamed]
-        else:
-            for i in pending:  # still failing after max_runs
-                ok[i] = False
+        if pending:
+            settle(pending)
     return ok
