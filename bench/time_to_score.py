@@ -140,7 +140,6 @@ class ScoreClock(Callback):
 
     def on_fit_end(self, trainer, pl_module) -> None:
         self.record["minutes_total"] = round((time.time() - self.start) / 60, 2)
-        self.record["evaluation_minutes"] = round(self.record["evaluation_minutes"], 2)
         self.record["steps"] = trainer.global_step
         self.write()
 
