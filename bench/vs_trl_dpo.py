@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from bench.common import ROOT, commit, peak_memory
+from modules.hardware import cpu_description
 
 CONFIG = "configs/embedded/dpo.yaml"
 
@@ -88,15 +89,13 @@ def run_lit(options, pairs: Path, steps: Steps, folder: str) -> None:
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
             steps.end()
 
-    args = [
-        "--config", options.config, "--model.init_args.model", options.model,
-        "--model.init_args.init_weights", "null", "--model.init_args.quantization", "null",
-        "--data.init_args.train_file", str(pairs), "--data.init_args.task", "null",
-        "--trainer.max_steps", str(options.warmup + options.steps), "--trainer.max_epochs", "-1",
-        "--trainer.limit_val_batches", "0", "--trainer.num_sanity_val_steps", "0",
-        "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-        "--trainer.precision", options.precision, "--trainer.default_root_dir", folder,
-    ]  # fmt: skip
+    args = ["--config", options.config, "--model.init_args.model", options.model]
+    args += ["--model.init_args.init_weights", "null", "--model.init_args.quantization", "null"]
+    args += ["--data.init_args.train_file", str(pairs), "--data.init_args.task", "null"]
+    args += ["--trainer.max_steps", str(options.warmup + options.steps), "--trainer.max_epochs", "-1"]
+    args += ["--trainer.limit_val_batches", "0", "--trainer.num_sanity_val_steps", "0"]
+    args += ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+    args += ["--trainer.precision", options.precision, "--trainer.default_root_dir", folder]
     cli = cli_main(args, run=False)
     cli.trainer.callbacks.append(Timer())
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
@@ -170,12 +169,10 @@ def child(options) -> None:
 
 def measure(system: str, options, pairs: Path, folder: Path) -> dict:
     result = folder / f"{system}.json"
-    command = [
-        sys.executable, "-m", "bench.vs_trl_dpo", "--child", system,
-        "--pairs", str(pairs), "--result", str(result),
-        "--model", options.model, "--config", options.config, "--steps", str(options.steps),
-        "--warmup", str(options.warmup), "--precision", options.precision, "--threads", str(options.threads),
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "bench.vs_trl_dpo", "--child", system, "--pairs", str(pairs)]
+    command += ["--result", str(result), "--model", options.model, "--config", options.config]
+    command += ["--steps", str(options.steps), "--warmup", str(options.warmup)]
+    command += ["--precision", options.precision, "--threads", str(options.threads)]
     env = {**os.environ, "OMP_NUM_THREADS": str(options.threads), "WANDB_MODE": "disabled"}
     subprocess.run(command, cwd=ROOT, env=env, check=True)
     return json.loads(result.read_text(encoding="utf-8"))
@@ -210,6 +207,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     record = {
         "command": "python -m bench.vs_trl_dpo " + " ".join(argv if argv is not None else sys.argv[1:]),
         "commit": commit(),
+        "cpu": cpu_description(),
         "model": options.model,
         "precision": options.precision,
         "threads": options.threads,
