@@ -77,6 +77,7 @@ def run(config: str, test: bool, extra: list[str], ckpt_path: str | None = None)
         },
         "minutes": minutes,
         "training_tokens": getattr(throughput, "_total_tokens", 0),  # none when scoring a checkpoint
+        "preference_pairs": len(getattr(cli.datamodule, "pairs", None) or []) or None,
         "ckpt_path": ckpt_path,
         "validation": held_out_rows(
             next((work / "fit").rglob("metrics.csv")), tuple(f"{s}/" for s in sets["validate"])

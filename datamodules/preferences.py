@@ -156,6 +156,12 @@ class PreferenceDataModule(L.LightningDataModule):
             f"{max(p['length'] for p in pairs)} tokens (max_length {self.max_length})"
         )
 
+    def prepare_split(self, split: str) -> list[dict]:
+        """A held-out set of the task, tokenized as evaluation reads it (the pairs are `pairs`)."""
+        if not self.evaluates:
+            raise ValueError(f"no task to hold out {split!r}: the config's PreferenceDataModule names none")
+        return self.task_data.prepare_split(split)
+
     def collate(self, items: list[dict]) -> dict:
         return pair_batch(items, self.tokenizer.pad_token_id)
 
