@@ -35,11 +35,14 @@ class PreferenceArgs:
         beta: DPO's temperature: small keeps the policy near the reference (TRL's default, 0.1).
         loss_type: "sigmoid" (DPO) or "simpo" (reference-free, length-normalized).
         gamma: SimPO's target reward margin; unused by "sigmoid".
+        sft_weight: weight of an SFT loss on the chosen responses added to the preference loss (RPO; TRL's
+            `loss_type=["sigmoid", "sft"]`): 0 is the preference loss alone.
     """
 
     beta: float = 0.1
     loss_type: Literal["sigmoid", "simpo"] = "sigmoid"
     gamma: float = 0.5
+    sft_weight: float = 0.0
 
 
 # Strategies that shard the weights: the reference pass (adapter disabled or swapped, a whole-model copy) is
@@ -144,4 +147,5 @@ class PreferenceObjective:
             tokens[:pairs],
             tokens[pairs:],
             self.args.gamma,
+            self.args.sft_weight,
         )

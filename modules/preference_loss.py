@@ -82,6 +82,7 @@ def preference_loss(
     chosen_tokens: torch.Tensor | None = None,
     rejected_tokens: torch.Tensor | None = None,
     gamma: float = 0.5,
+    sft_weight: float = 0.0,
 ) -> PreferenceOutput:
     """The preference loss of a batch of pairs from summed log-probabilities.
 
@@ -93,6 +94,10 @@ def preference_loss(
         loss_type: "sigmoid" (DPO, Rafailov et al., 2023) or "simpo" (reference-free).
         chosen_tokens, rejected_tokens: each response's token count ("simpo" only: its per-token mean).
         gamma: SimPO's target margin between the chosen and the rejected reward.
+        sft_weight: adds this times the chosen responses' mean token loss (TRL's `loss_type=["sigmoid",
+            "sft"]`, `loss_weights=[1, sft_weight]`; RPO): DPO alone may lower the chosen answers'
+            likelihood with the rejected ones' where the two share most tokens, the SFT term keeps them
+            likely. Needs `chosen_tokens`.
     """
     if loss_type == "sigmoid":
         if ref_chosen_logps is None or ref_rejected_logps is None:
@@ -110,4 +115,9 @@ def preference_loss(
         loss = -F.logsigmoid(chosen_rewards - rejected_rewards - gamma).mean()
     else:
         raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+    if sft_weight:
+        if chosen_tokens is None:
+            raise ValueError("sft_weight needs each chosen response's token count")
+        # The mean over every chosen token of the batch, as TRL's "sft" term (not a mean of row means).
+        loss = loss + sft_weight * -chosen_logps.sum() / chosen_tokens.sum().clamp(min=1)
     return PreferenceOutput(loss, chosen_rewards.detach(), rejected_rewards.detach())

@@ -41,7 +41,7 @@ def lit_batch(tmp_path) -> dict:
     return data.collate(data.pairs)
 
 
-def trl_trainer(model, tmp_path, ref_model=None):
+def trl_trainer(model, tmp_path, ref_model=None, sft_weight: float = 0.0):
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import DPOConfig, DPOTrainer
@@ -54,6 +54,8 @@ def trl_trainer(model, tmp_path, ref_model=None):
         beta=0.1,
         max_length=None,
         bf16=False,
+        # lit's sft_weight is TRL's "sft" loss type beside "sigmoid", weighted (RPO).
+        **({"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, sft_weight]} if sft_weight else {}),
     )
     dataset = Dataset.from_list([conversational(*p) for p in PAIRS])
     tokenizer = AutoTokenizer.from_pretrained(TINY_MISTRAL)
@@ -97,7 +99,10 @@ def move_policy(model) -> None:
                 p.add_(torch.randn_like(p) * 0.5)
 
 
-@pytest.mark.parametrize("start", ["lora from zero", "lora from a trained adapter", "full fine-tuning"])
+@pytest.mark.parametrize(
+    "start",
+    ["lora from zero", "lora from a trained adapter", "full fine-tuning", "lora from zero, with an sft term"],
+)
 def test_loss_and_rewards_equal_trl_dpo_trainer(start, tmp_path):
     """One batch, fp32: lit's tokens, loss, rewards, reward accuracy and margin are TRL's DPOTrainer's.
 
@@ -109,9 +114,10 @@ def test_loss_and_rewards_equal_trl_dpo_trainer(start, tmp_path):
     model = tiny_model(lora, "trained" if "trained" in start else "zero")
     reference = None if lora else copy.deepcopy(model).eval()
     # lit fixes its reference before TRL patches the model's forward (a later copy calls the patched one).
-    objective = PreferenceObjective(PreferenceArgs(beta=0.1))
+    sft_weight = 0.5 if "sft" in start else 0.0
+    objective = PreferenceObjective(PreferenceArgs(beta=0.1, sft_weight=sft_weight))
     objective.prepare(model, lora=lora)
-    trainer = trl_trainer(model, tmp_path, reference)
+    trainer = trl_trainer(model, tmp_path, reference, sft_weight)
     move_policy(trainer.model)
 
     trl_batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(PAIRS))])
