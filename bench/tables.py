@@ -103,6 +103,7 @@ def reference_table() -> str:
 
 SUMS = ["sums_curve_bf16-mixed_seed0.json", "sums_curve_32-true_seed0.json"]
 JAVA = "java_instruct_bf16-mixed_seed0.json"
+JAVA_BEFORE = "java_instruct_before_bf16-mixed.json"  # the config's model before issue 34, on today's sets
 CHAT = "chat_bf16-mixed_seed0.json"
 BENCH = "vs_hf_bf16-mixed.json"
 
@@ -163,6 +164,11 @@ def headline_table() -> str:
     return "\n".join(lines)
 
 
+def _seen(point: dict) -> str:
+    """`val_seen` exact at a validation, or "-" where `score_every` left its generation out."""
+    return f"{point['val_seen']['exact']:.2f}" if "exact" in point.get("val_seen", {}) else "-"
+
+
 def sums_table() -> str:
     runs = [record(name) for name in SUMS]
     lines = [
@@ -186,16 +192,14 @@ def sums_table() -> str:
     ]
     for rows in zip(*(r["curve"] for r in runs)):
         lines.append(
-            f"| {rows[0]['step']} | "
-            + " | ".join(f"{v['exact']:.2f} / {v['val_seen']['exact']:.2f}" for v in rows)
-            + " |"
+            f"| {rows[0]['step']} | " + " | ".join(f"{v['exact']:.2f} / {_seen(v)}" for v in rows) + " |"
         )
     n = runs[0]["distinct_items"]
     lines += [
         "",
         f"`val`: {n['val']} distinct prompts on held-out targets; `val_seen`: {n['val_seen']} training "
-        "targets, "
-        "once each. Intervals: Wilson, over the distinct items.",
+        "targets, once each (-: not generated at that validation, the config's `score_every`). Intervals: "
+        "Wilson, over the distinct items.",
         "",
         source(*SUMS),
     ]
@@ -203,32 +207,43 @@ def sums_table() -> str:
 
 
 def java_table() -> str:
-    r = record(JAVA)
-    n, final, test = r["distinct_items"], r["validation"][-1], r["test"][0]
+    """Before (the model the config trained before held-out wordings and runs_right, scored on today's sets)
+    and after (the config as committed), set by set."""
+    after, before = record(JAVA), record(JAVA_BEFORE)
+    n, final, test = after["distinct_items"], after["validation"][-1], after["test"][0]
+    was = {**before["validation"][-1], **before["test"][0]}
     lines = [
-        "| set | what it holds | distinct items | accuracy (95%) | compiles | prints right |",
-        "|---|---|---:|---:|---:|---:|",
+        "| set | what it holds | distinct items | accuracy before | accuracy after (95%) | runs right before "
+        "| runs right after (95%) | compiles after | prints right after |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     sets = [
         ("val_seen", "training words", final),
         ("val", "unseen words", final),
+        ("val_phrasing", "unseen words, unseen wordings", final),
         ("val_messages", "unseen words in messages", final),
         ("test", "unseen words (other than val's)", test),
+        ("test_phrasing", "unseen words, unseen wordings (other than val's)", test),
         ("test_messages", "unseen words in messages (other than val's)", test),
     ]
     for name, what, values in sets:
         lines.append(
-            f"| `{name}` | {what} | {n[name]} | {with_interval(values[f'{name}/accuracy'], n[name])} | "
+            f"| `{name}` | {what} | {n[name]} | {was[f'{name}/accuracy']:.2f} | "
+            f"{with_interval(values[f'{name}/accuracy'], n[name])} | {was[f'{name}/runs_right']:.2f} | "
+            f"{with_interval(values[f'{name}/runs_right'], n[name])} | "
             f"{values[f'{name}/compile_rate']:.2f} | {values[f'{name}/prints_right']:.2f} |"
         )
     lines += [
         "",
-        f"{r['precision']}, {cpu_class(r)}, seed {r['seed']}; `val*` at step {final['step']} (the end of "
-        f"fit), `test` once, from the last checkpoint. `lit fit` {r['minutes']['fit']} min (the untrained "
-        f"model's validation included), `lit test` {r['minutes'].get('test', '?')} min; peak memory "
-        f"{r['peak_memory_gib']} GiB.",
+        f"{after['precision']}, {cpu_class(after)}, seed {after['seed']}. After: `val*` at step "
+        f"{final['step']} (the end of fit), `test` once, from the last checkpoint; `lit fit` "
+        f"{after['minutes']['fit']} min (the untrained model's validation included), `lit test` "
+        f"{after['minutes'].get('test', '?')} min; peak "
+        f"memory {after['peak_memory_gib']} GiB. Before: the checkpoint named in its record, trained by the "
+        f"config before held-out wordings ({before['precision']}, {cpu_class(before)}), scored on the same "
+        "sets (`lit validate`, `lit test`).",
         "",
-        source(JAVA),
+        source(JAVA, JAVA_BEFORE),
     ]
     return "\n".join(lines)
 
@@ -290,6 +305,86 @@ def time_to_score_table() -> str:
     return "\n".join([*lines, "", f"CPU class: {classes}.", "", source(*TIME_TO_SCORE)])
 
 
+DPO = "dpo_bf16-mixed.json"
+VS_TRL_DPO = "vs_trl_dpo_bf16-mixed.json"
+COMPILE = "compile_step_bf16-mixed.json"
+
+
+def dpo_table() -> str:
+    """The DPO example: the task's held-out sets before (the SFT model) and after, and the reward curve."""
+    r = record(DPO)
+    n = r["distinct_items"]
+    lines = [
+        "| step | `val` exact (95%) | `val` MAE | `val_seen` exact (95%) | `val_seen` MAE |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for v in r["validation"]:
+        lines.append(
+            f"| {v['step']}{' (before: the SFT model)' if v['step'] == 0 else ''} | "
+            f"{with_interval(v['val/exact'], n['val'])} | {v['val/mae']:.2f} | "
+            f"{with_interval(v['val_seen/exact'], n['val_seen'])} | {v['val_seen/mae']:.2f} |"
+        )
+    curve = "; ".join(
+        f"{t['step']}: {t['train/reward_accuracy']:.2f} ({t['train/margin']:.2f})"
+        for t in r["training"]
+        if "train/reward_accuracy" in t
+    )
+    lines += [
+        "",
+        f"{r['preference_pairs']} preference pairs from the SFT model's wrong answers on training prompts; "
+        f"`val`: {n['val']} distinct prompts on held-out targets, `val_seen`: {n['val_seen']} training "
+        f"targets. Reward accuracy on the training pairs (margin) by logged step: {curve}. "
+        f"{r['precision']}, {cpu_class(r)}; fit {r['minutes']['fit']} min (the SFT model's validation "
+        "included).",
+        "",
+        source(DPO),
+    ]
+    return "\n".join(lines)
+
+
+def vs_trl_dpo_table() -> str:
+    r = record(VS_TRL_DPO)
+    rate = r["pairs_per_s"]
+    lines = ["| system | pairs/s (median) | per run | peak RSS GiB |", "|---|---:|---|---:|"]
+    for system, runs in r["runs"].items():
+        each = ", ".join(f"{run['pairs_per_s']:.2f}" for run in runs)
+        peak = max(run.get("peak_rss_gib", 0) for run in runs)
+        lines.append(f"| {system} | {rate[system]:.2f} | {each} | {peak:.2f} |")
+    s = r["settings"]
+    lines += [
+        "",
+        f"lit / TRL: {r['lit_over_trl']:.2f}x in one run ({len(r['runs']['lit'])} runs each, taking turns). "
+        f"The embedded model dense, LoRA r {s['lora']['r']} on {s['lora']['target_modules']}, "
+        f"{s['batch_size']} pairs a step, {r['precision']}, {cpu_class(r)}, {r['threads']} threads; each "
+        "system its own batch order.",
+        "",
+        source(VS_TRL_DPO),
+    ]
+    return "\n".join(lines)
+
+
+def compile_table() -> str:
+    r = record(COMPILE)
+    lines = [
+        "| system | first steps (s) | real tokens/s | positions computed | graphs, breaks |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, v in r["systems"].items():
+        graphs = f"{v['graphs']}, {v['graph_breaks']}" if "graphs" in v else ""
+        lines.append(
+            f"| {name} | {v['warmup_s']:.1f} | {v['tokens_per_s']:.0f} | {v['positions']} | {graphs} |"
+        )
+    lines += [
+        "",
+        f"Compiled against lit's step: {r['compiled_vs_eager']:.2f}x; against the same fixed-width batches "
+        f"eager: {r['compiled_vs_eager_fixed']:.2f}x. {r['steps']} timed steps after {r['warmup']}, batch "
+        f"{r['batch_size']}, width {r['width']}, {r['precision']}, {cpu_class(r)}, torch {r['torch']}.",
+        "",
+        source(COMPILE),
+    ]
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "reference": reference_table,
     "headline": headline_table,
@@ -299,6 +394,9 @@ TABLES: dict[str, Callable[[], str]] = {
     "cpu_4bit_kernel": cpu_4bit_kernel_table,
     "time_to_score": time_to_score_table,
     "benchmark": benchmark_table,
+    "dpo": dpo_table,
+    "vs_trl_dpo": vs_trl_dpo_table,
+    "compile": compile_table,
 }
 
 
