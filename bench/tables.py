@@ -133,6 +133,13 @@ def headline_table() -> str:
         f"{java['precision']}, "
         f"{cpu_class(java)} | {java['minutes']['fit']} |"
     )
+    if "test_phrasing/runs_right" in test:  # what the task still fails: wordings never trained on
+        n = java["distinct_items"]["test_phrasing"]
+        lines.append(
+            "| Java instructions, asked in unseen wordings | `test_phrasing`: unseen words and wordings "
+            f"({n}) | runs right {with_interval(test['test_phrasing/runs_right'], n)} | {java['precision']}, "
+            f"{cpu_class(java)} | (same run) |"
+        )
     chat = record(CHAT)
     final = chat["validation"][-1]
     lines.append(
