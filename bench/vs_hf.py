@@ -486,7 +486,11 @@ def _time_to_score_lines(records: dict) -> list[str]:
             if r.get("evaluation_share") is not None
             else "not recorded"
         )
-        where = f"{r.get('precision', 'auto')}, {r.get('cpu', '?').split(',')[0]}"
+        cpu = r.get("cpu", "?")
+        simulated = "ATEN_CPU_CAPABILITY" in cpu  # the AVX2 class, its kernels held on a newer CPU
+        where = f"{r.get('precision', 'auto')}, {cpu.split(' (')[0].split(',')[0]}" + (
+            " (simulated)" if simulated else ""
+        )
         sign = ">=" if r["mode"] == "max" else "<="
         if r["reached"]:
             reached = f"**{r['minutes_to_target']:.1f} min** (step {r['step']})"
