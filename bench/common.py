@@ -39,6 +39,20 @@ def load_config(path: str) -> dict:
     return yaml.safe_load(Path(path).read_text())
 
 
+def model_as_fit(config: str, precision: str):
+    """A config's CLI (not run), its model loaded as `lit fit` loads it (the Trainer's precision decides the
+    dtypes) and its data set up for fit: (cli, module, datamodule)."""
+    from lit.cli import cli_main
+
+    args = ["--config", config, "--trainer.precision", precision, "--trainer.logger", "false"]
+    cli = cli_main(args, run=False)
+    module, data = cli.model, cli.datamodule
+    module.trainer = cli.trainer
+    module.configure_model()
+    data.setup("fit")
+    return cli, module, data
+
+
 def build_datamodule(config: dict):
     """The config's data module, set up for fit: the tokenized examples every system trains on."""
     data = config["data"]

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import torch
 
-from bench.common import commit
-from lit.cli import cli_main
+from bench.common import commit, model_as_fit
 from modules.hardware import cpu_description
 from modules.loss import IGNORE_INDEX
 
@@ -74,15 +74,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--out", default=None, help="JSON record of the measurement")
     options = parser.parse_args(argv)
-    cli = cli_main(
-        ["--config", options.config, "--trainer.precision", options.precision, "--trainer.logger", "false"],
-        run=False,
-    )
-    module, data = cli.model, cli.datamodule
-    module.trainer = cli.trainer  # the precision's dtypes, as in a fit
-    module.configure_model()
+    cli, module, data = model_as_fit(options.config, options.precision)
     module.train()
-    data.setup("fit")
     loader = iter(data.train_dataloader())
     batches = [next(loader) for _ in range(options.warmup + options.steps)]
     longest = max(len(item["input_ids"]) for item in data.datasets["train"])
@@ -100,7 +93,8 @@ def main(argv: list[str] | None = None) -> dict:
                 p.copy_(w)
         module.model, module.trained_logits_only = model, trained_logits_only
         optimizer = torch.optim.AdamW(trainable, lr=1e-4)
-        torch._dynamo.reset() if name == "compiled" else None
+        if name == "compiled":
+            torch._dynamo.reset()
         seconds = train_steps(module, steps_batches, optimizer, context)
         timed = seconds[options.warmup :]
         tokens = sum(int(b["attention_mask"].sum()) for b in steps_batches[options.warmup :])
@@ -151,6 +145,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    import sys
-
     main(sys.argv[1:])

@@ -19,8 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import commit
-from lit.cli import cli_main
+from bench.common import commit, model_as_fit
 from modules.cpu_4bit import is_packed
 from modules.hardware import cpu_description, cpu_flags_have_native_bf16
 
@@ -47,14 +46,7 @@ def main(argv: list[str] | None = None) -> dict:
         sys.exit(
             "cpu_4bit_kernel: this CPU has no native bf16, so bitsandbytes has no packed kernel to compare"
         )
-    cli = cli_main(
-        ["--config", options.config, "--trainer.precision", options.precision, "--trainer.logger", "false"],
-        run=False,
-    )
-    module, data = cli.model, cli.datamodule
-    module.trainer = cli.trainer  # the precision's dtypes, as in a fit
-    module.configure_model()
-    data.setup("fit")
+    cli, module, data = model_as_fit(options.config, options.precision)
     loaders = data.val_dataloader()  # one loader, or one per held-out set: the first set's first batch
     batch = next(iter(loaders[0] if isinstance(loaders, list) else loaders))
     with cli.trainer.precision_plugin.forward_context():

@@ -223,22 +223,14 @@ def trainer_callback(window: Window, counter: CountingCollator, device: torch.de
 
 def baseline_parts(options, config: dict):
     """Model, LoRA config, training items and arguments shared by the HF and TRL baselines."""
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from modules.model_source import resolve_model_source
+    from modules.peft_config import LoraArgs, peft_lora_config
 
     model_args = config["model"]["init_args"]
     path = resolve_model_source(model_args["model"])
-    lora = model_args["lora"]
-    peft_config = LoraConfig(
-        r=lora["r"],
-        lora_alpha=lora["alpha"],
-        lora_dropout=lora["dropout"],
-        target_modules=lora["target_modules"],
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
+    peft_config = peft_lora_config(LoraArgs(**model_args["lora"]))  # the adapter lit trains
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)  # transformers' default attention
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:

@@ -104,11 +104,11 @@ def run_lit(options, pairs: Path, steps: Steps, folder: str) -> None:
 def run_trl(options, pairs: Path, steps: Steps, folder: str) -> None:
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import DPOConfig, DPOTrainer
 
     from modules.model_source import resolve_model_source
+    from modules.peft_config import LoraArgs, peft_lora_config
 
     class Timer(TrainerCallback):
         def on_step_begin(self, args, state, control, **kwargs):
@@ -118,13 +118,7 @@ def run_trl(options, pairs: Path, steps: Steps, folder: str) -> None:
             steps.end()
 
     s, path = settings(options.config), resolve_model_source(options.model)
-    lora = s["lora"]
-    peft_config = LoraConfig(
-        r=lora["r"],
-        lora_alpha=lora["alpha"],
-        lora_dropout=lora["dropout"],
-        target_modules=lora["target_modules"],
-    )
+    peft_config = peft_lora_config(LoraArgs(**s["lora"]))  # the adapter lit trains
     records = [json.loads(line) for line in pairs.read_text(encoding="utf-8").splitlines()]
     args = DPOConfig(
         output_dir=folder,

@@ -87,12 +87,11 @@ def check_lora_targets(model: nn.Module, targets: list[str] | str) -> None:
         )
 
 
-def apply_lora(model: nn.Module, args: LoraArgs) -> nn.Module:
-    """Wrap `model` with a fresh LoRA adapter; only the adapter is trainable afterwards."""
-    from peft import LoraConfig, get_peft_model
+def peft_lora_config(args: LoraArgs):
+    """Our LoRA settings as peft's `LoraConfig` (the benchmarks give the same one to their baselines)."""
+    from peft import LoraConfig
 
-    check_lora_targets(model, args.target_modules)
-    config = LoraConfig(
+    return LoraConfig(
         r=args.r,
         lora_alpha=args.alpha,
         lora_dropout=args.dropout,
@@ -100,7 +99,14 @@ def apply_lora(model: nn.Module, args: LoraArgs) -> nn.Module:
         bias="none",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, config)
+
+
+def apply_lora(model: nn.Module, args: LoraArgs) -> nn.Module:
+    """Wrap `model` with a fresh LoRA adapter; only the adapter is trainable afterwards."""
+    from peft import get_peft_model
+
+    check_lora_targets(model, args.target_modules)
+    return get_peft_model(model, peft_lora_config(args))
 
 
 def count_trainable(model: nn.Module) -> int:
