@@ -50,3 +50,19 @@ def require_adapter_match(missing: list[str], unexpected: list[str]) -> None:
             f"missing (e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}). "
             "Was it saved with the same model and LoRA settings?"
         )
+
+
+def describe_run(checkpoint: dict, datamodule) -> None:
+    """Record the run's data module in `checkpoint`, so `lit export` can check itself on the run's held-out
+    prompts and `lit data preferences` can ask its task."""
+    kind = type(datamodule)
+    checkpoint["lit_datamodule"] = {
+        "class_path": f"{kind.__module__}.{kind.__qualname__}",
+        "init_args": dict(datamodule.hparams),
+    }
+
+
+def keep_adapter_only(checkpoint: dict, trainable: set[str]) -> None:
+    """The base weights are the hub's (or the embedded model's): a LoRA checkpoint holds the adapter only."""
+    checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
+    checkpoint["adapter_only"] = True

@@ -8,17 +8,21 @@ from dataclasses import asdict
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.utilities import rank_zero_warn
 from torch.nn.modules.module import _IncompatibleKeys
 
-from modules.adapter_checkpoint import adapter_mismatch, require_adapter_match
+from modules.adapter_checkpoint import (
+    adapter_mismatch,
+    describe_run,
+    keep_adapter_only,
+    require_adapter_match,
+)
 from modules.cpu_4bit import (
     keep_trainable_layout,
     linear_4bit_layers,
     restore_trainable_layout,
 )
 from modules.eval_memory import EvalPlanner, activation_itemsize
-from modules.evaluation import Evaluation, distinct_rows, last_validation_of_fit, prompt_keys
+from modules.evaluation import Evaluation, distinct_rows, prompt_keys
 from modules.generation import generate_new_tokens, returned_lengths
 from modules.generation_log import log_generations
 from modules.loading import accelerator_of, load_causal_lm
@@ -210,31 +214,13 @@ class CausalLM(L.LightningModule):
     def on_train_batch_start(self, batch, batch_idx) -> None:
         # The one guard of the training layout, whatever ran in between (validation, a callback, user code):
         # a 4-bit layer in bitsandbytes' CPU inference layout would pass no gradient (`modules.cpu_4bit`).
-        restored = restore_trainable_layout(self.linear_4bit)
-        if restored:
-            self.repacked_layers += restored
-            rank_zero_warn(
-                f"lit: {restored} 4-bit layer(s) were in bitsandbytes' CPU inference layout (no gradient) at "
-                "a "
-                "training step; converted back. Something outside lit packed them (modules/cpu_4bit.py)."
-            )
-
-    def _preference_loss(self, batch) -> torch.Tensor:
-        """A batch of pairs (`chosen_rows`): the preference loss, with its rewards logged."""
-        if self.objective is None:
-            raise ValueError(
-                "the data are preference pairs but the model trains supervised: "
-                "set model.init_args.preference"
-            )
-        mask = None if batch.get("pads_right") else batch["attention_mask"]  # as in `_loss`
-        positions = batch.get("logit_positions") if self.trained_logits_only else None
-        out = self.objective(self.model, batch, positions, mask)
-        for key, value in out.metrics().items():
-            self.log(f"train/{key}", value, batch_size=batch["chosen_rows"])
-        return out.loss
+        self.repacked_layers += restore_trainable_layout(self.linear_4bit)
 
     def training_step(self, batch, batch_idx):
-        loss = self._preference_loss(batch) if "chosen_rows" in batch else self._loss(batch)
+        if "chosen_rows" in batch:  # a batch of preference pairs (`modules.preference`)
+            loss = PreferenceObjective.training_loss(self, batch)
+        else:
+            loss = self._loss(batch)
         self.guard.check_loss(self, loss, batch_idx)
         # In the progress bar where reading it is free (CPU): there it is read back every step, which
         # on a GPU is a device sync; there the logger alone has it, at logging steps.
@@ -271,10 +257,7 @@ class CausalLM(L.LightningModule):
         self.evaluation.check_monitors(monitors)
 
     def on_validation_epoch_start(self) -> None:
-        trainer = self.trainer
-        fitting = trainer.state.fn == "fit" and not trainer.sanity_checking
-        last = fitting and last_validation_of_fit(trainer)
-        self.evaluation.start(self.evaluation.sets["validate"], fitting, last)
+        self.evaluation.start_validation(self.trainer)
 
     def on_test_epoch_start(self) -> None:
         self.evaluation.start(self.evaluation.sets["test"])
@@ -366,20 +349,11 @@ class CausalLM(L.LightningModule):
         if self._trainer is not None:  # never overwrite a good checkpoint with NaNs
             self.guard.check_weights(self, self._trainable_keys())
         datamodule = self.trainer.datamodule if self._trainer is not None else None
-        if datamodule is not None:  # so `lit export` can check itself on this run's held-out prompts
-            kind = type(datamodule)
-            checkpoint["lit_datamodule"] = {
-                "class_path": f"{kind.__module__}.{kind.__qualname__}",
-                "init_args": dict(datamodule.hparams),
-            }
-        # A resumed run keeps `score_every`'s turns where they were.
-        checkpoint["lit_validations"] = self.evaluation.validations
-        if self.lora is None:
-            return
-        # The base weights are the hub's/embedded model's; a checkpoint holds the adapter only.
-        keep = self._trainable_keys()
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
-        checkpoint["adapter_only"] = True
+        if datamodule is not None:
+            describe_run(checkpoint, datamodule)
+        checkpoint["lit_validations"] = self.evaluation.validations  # a resumed run keeps score_every's turns
+        if self.lora is not None:
+            keep_adapter_only(checkpoint, self._trainable_keys())
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.evaluation.validations = checkpoint.get("lit_validations", 0)

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import sys
 
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
 # What bitsandbytes logs at import on a CPU with AVX512-BF16 when it cannot fetch the hub kernel for the
@@ -104,4 +105,9 @@ def restore_trainable_layout(layers: list[nn.Module]) -> int:
     for layer in packed:
         layer.support_avx512bf16_for_cpu = False
         layer.weight.data, layer.weight.quant_state = unpack(layer.weight.data, layer.weight.quant_state)
+    if packed:
+        rank_zero_warn(
+            f"lit: {len(packed)} 4-bit layer(s) were in bitsandbytes' CPU inference layout (no gradient) "
+            "at a training step; converted back. Something outside lit packed them (modules/cpu_4bit.py)."
+        )
     return len(packed)

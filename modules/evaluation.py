@@ -107,6 +107,12 @@ class Evaluation(torch.nn.Module):
                     "score_every"
                 )
 
+    def start_validation(self, trainer) -> None:
+        """A validation loop begins: during `fit` (not its sanity check) it counts, and generates the sets
+        whose turn it is; `validate` generates every set."""
+        fitting = trainer.state.fn == "fit" and not trainer.sanity_checking
+        self.start(self.sets["validate"], fitting, fitting and last_validation_of_fit(trainer))
+
     def reset(self, names: list[str]) -> None:
         # At the start of a loop, not the end: states then belong to this loop's grad mode. A `validate`
         # (inference mode) before `fit` (no_grad) would otherwise leave inference tensors behind.

@@ -106,6 +106,22 @@ class PreferenceObjective:
                 name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad
             }
 
+    @staticmethod
+    def training_loss(module, batch: dict) -> torch.Tensor:
+        """A preference batch's loss in `module` (a `CausalLM`), its rewards logged; masks and logit
+        positions as its supervised batches get them."""
+        if module.objective is None:
+            raise UserInputError(
+                "the data are preference pairs but the model trains supervised: set "
+                "model.init_args.preference"
+            )
+        mask = None if batch.get("pads_right") else batch["attention_mask"]
+        positions = batch.get("logit_positions") if module.trained_logits_only else None
+        out = module.objective(module.model, batch, positions, mask)
+        for key, value in out.metrics().items():
+            module.log(f"train/{key}", value, batch_size=batch["chosen_rows"])
+        return out.loss
+
     @torch.no_grad()
     def reference_logps(self, model, batch: dict, positions, mask) -> torch.Tensor | None:
         """The reference's summed log-probability of every row, or None for a reference-free loss."""

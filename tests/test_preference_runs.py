@@ -208,3 +208,11 @@ def test_a_conversation_becomes_a_conversational_pair_and_wrong_follows_the_rule
     assert is_wrong("differs", " dos ", "tres", None) and not is_wrong("differs", " tres", "tres", None)
     assert is_wrong("error", "x", "y", 2.0) and not is_wrong("error", "x", "y", 0.0)  # an error: 0 is right
     assert is_wrong("below-one", "x", "y", 0.5) and not is_wrong("below-one", "x", "y", 1.0)  # an accuracy
+
+
+def test_pairs_given_to_a_model_without_preference_settings_are_refused(tmp_path):
+    from modules.errors import UserInputError
+
+    args = dpo_args(tmp_path, "--model.init_args.preference", "null", "--trainer.max_steps", "1")
+    with pytest.raises(UserInputError, match="preference pairs but the model trains supervised"):
+        cli_main(args)
