@@ -253,8 +253,7 @@ class CausalLM(L.LightningModule):
             self.evaluation.update(name, batch, self._eval_loss(batch))
 
     def on_fit_start(self) -> None:
-        monitors = [c.monitor for c in self.trainer.callbacks if getattr(c, "monitor", None)]
-        self.evaluation.check_monitors(monitors)
+        self.evaluation.check_monitors([getattr(c, "monitor", None) for c in self.trainer.callbacks])
 
     def on_validation_epoch_start(self) -> None:
         self.evaluation.start_validation(self.trainer)
@@ -314,20 +313,7 @@ class CausalLM(L.LightningModule):
 
     def predict_step(self, batch, batch_idx):
         completions = self.generate(batch["prompt_ids"], batch["prompt_mask"])
-        task = task_of(self.trainer.datamodule)
-        rows = []
-        conversations = batch.get("messages") or [None] * len(completions)
-        for prompt, completion, reference, messages in zip(
-            batch["prompts"], completions, batch["references"], conversations
-        ):
-            row = {"prompt": prompt, "completion": completion, "reference": reference}
-            if messages is not None:  # a conversation, continued with the generated assistant turn
-                row = {"messages": [*messages, {"role": "assistant", "content": completion}], **row}
-            score = task.score_of(completion, reference)
-            if score is not None:
-                row["score"] = score
-            rows.append(row)
-        return rows
+        return task_of(self.trainer.datamodule).prediction_rows(batch, completions)
 
     # ---------------------------------------------------------------- optimization
     def configure_optimizers(self):

@@ -94,10 +94,10 @@ class Evaluation(torch.nn.Module):
             if not last:
                 self.skipped = {n for n in names if self.validations % int(self.score_every.get(n, 1))}
 
-    def check_monitors(self, monitors: list[str]) -> None:
+    def check_monitors(self, monitors: list[str | None]) -> None:
         """A callback that monitors a metric `score_every` leaves out of some validations (a checkpoint, an
         early stop) would find it missing there: refused before training, with what to change."""
-        for monitor in monitors:
+        for monitor in filter(None, monitors):  # callbacks without a monitor give None
             name, _, metric = monitor.partition("/")
             every = int(self.score_every.get(name, 1))
             if every > 1 and metric not in ("loss", "ppl"):

@@ -49,6 +49,23 @@ class Task:
     def score_of(self, completion: str, reference: str | None) -> Score:
         return self.score(completion, reference) if self.score is not None and reference is not None else None
 
+    def prediction_rows(self, batch: dict, completions: list[str]) -> list[dict]:
+        """`lit predict`'s rows: prompt, completion, reference and its score where there is one; a
+        conversation comes back as its turns with the generated assistant turn added."""
+        rows = []
+        conversations = batch.get("messages") or [None] * len(completions)
+        for prompt, completion, reference, messages in zip(
+            batch["prompts"], completions, batch["references"], conversations
+        ):
+            row = {"prompt": prompt, "completion": completion, "reference": reference}
+            if messages is not None:
+                row = {"messages": [*messages, {"role": "assistant", "content": completion}], **row}
+            score = self.score_of(completion, reference)
+            if score is not None:
+                row["score"] = score
+            rows.append(row)
+        return rows
+
 
 def task_of(datamodule) -> Task:
     """The data module's task, or the default one for a data module that has none."""
